@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class DjangoSlackStoreConfig(AppConfig):
+    name = "django_slack_store"
+    verbose_name = "Slack installations"
+    # Our own choice, so that `makemigrations --check` is clean whatever the project's DEFAULT_AUTO_FIELD.
+    default_auto_field = "django.db.models.BigAutoField"
