@@ -49,6 +49,8 @@ class InstantField(models.DateTimeField):
         if value.tzinfo is None:
             # Naive from PostgreSQL without USE_TZ: the session's zone (`fold` tells repeated hours apart).
             # Naive from MySQL or SQLite: the UTC written above.
-            zone = zoneinfo.ZoneInfo(connection.timezone_name) if connection.features.supports_timezones else UTC
+            zone = (
+                zoneinfo.ZoneInfo(connection.timezone_name) if connection.features.supports_timezones else UTC
+            )
             value = value.replace(tzinfo=zone)
         return value.astimezone(UTC)

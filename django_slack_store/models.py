@@ -18,7 +18,9 @@ BOT_IDENTITY = ("client_id", "enterprise_id", "team_id", "installed_at")
 class SlackRecordQuerySet(models.QuerySet):
     def for_workspace(self, client_id, enterprise_id, team_id):
         """Rows of one app in one workspace (or one org, when `team_id` is None); None ids mean absent."""
-        return self.filter(client_id=client_id, enterprise_id=enterprise_id or NO_ID, team_id=team_id or NO_ID)
+        return self.filter(
+            client_id=client_id, enterprise_id=enterprise_id or NO_ID, team_id=team_id or NO_ID
+        )
 
 
 class SlackInstallationQuerySet(SlackRecordQuerySet):
@@ -40,7 +42,9 @@ class SlackBotQuerySet(SlackRecordQuerySet):
 class SlackRecord(models.Model):
     """What installations and bots share: whose app, where, when."""
 
-    client_id = SlackIdField(max_length=64, help_text="The Slack app's OAuth client id; every query is scoped by it.")
+    client_id = SlackIdField(
+        max_length=64, help_text="The Slack app's OAuth client id; every query is scoped by it."
+    )
     app_id = SlackIdField(max_length=32, null=True, blank=True)
     enterprise_id = SlackIdField(max_length=32, blank=True, default=NO_ID, help_text="Empty: not in an org.")
     enterprise_name = models.CharField(max_length=255, null=True, blank=True)
@@ -80,13 +84,14 @@ class SlackInstallation(SlackRecord):
     class Meta:
         verbose_name = "Slack installation"
         constraints = [
-            models.UniqueConstraint(
-                fields=INSTALLATION_IDENTITY, name="dss_installation_identity"
-            ),
+            models.UniqueConstraint(fields=INSTALLATION_IDENTITY, name="dss_installation_identity"),
         ]
         indexes = [
-            # Latest installation of a workspace; for one user's latest, the identity constraint's index serves.
-            models.Index(fields=["client_id", "enterprise_id", "team_id", "installed_at", "id"], name="dss_installation_latest"),
+            # A workspace's latest installation; for a user's latest, the identity constraint's index serves.
+            models.Index(
+                fields=["client_id", "enterprise_id", "team_id", "installed_at", "id"],
+                name="dss_installation_latest",
+            ),
         ]
 
     def __str__(self):
@@ -108,12 +113,12 @@ class SlackBot(SlackRecord):
     class Meta:
         verbose_name = "Slack bot"
         constraints = [
-            models.UniqueConstraint(
-                fields=BOT_IDENTITY, name="dss_bot_identity"
-            ),
+            models.UniqueConstraint(fields=BOT_IDENTITY, name="dss_bot_identity"),
         ]
         indexes = [
-            models.Index(fields=["client_id", "enterprise_id", "team_id", "updated_at", "id"], name="dss_bot_live"),
+            models.Index(
+                fields=["client_id", "enterprise_id", "team_id", "updated_at", "id"], name="dss_bot_live"
+            ),
         ]
 
     def __str__(self):

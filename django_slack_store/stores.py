@@ -11,7 +11,7 @@ import functools
 import json
 import logging
 import re
-from typing import Any, Optional
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router, transaction
@@ -46,7 +46,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     installation_model = SlackInstallation
     bot_model = SlackBot
 
-    def __init__(self, client_id: str, *, logger: Optional[logging.Logger] = None):
+    def __init__(self, client_id: str, *, logger: logging.Logger | None = None):
         self.client_id = _clean_text(SlackInstallation._meta.get_field("client_id"), client_id)
         if not self.client_id:
             raise ValueError("client_id is required")
@@ -60,7 +60,9 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
     def save(self, installation: Installation) -> None:
         if not isinstance(installation, Installation):
-            raise TypeError(f"installation must be a slack_sdk Installation, not {type(installation).__name__}")
+            raise TypeError(
+                f"installation must be a slack_sdk Installation, not {type(installation).__name__}"
+            )
         row = self._row_values(self.installation_model, installation)
         bot_row = self._row_values(self.bot_model, installation) if installation.bot_token else None
         with transaction.atomic(using=self._db()):
@@ -83,61 +85,71 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     async def async_save_bot(self, bot: Bot) -> None:
         await sync_to_async(self.save_bot)(bot)
 
-    def delete_bot(self, *, enterprise_id: Optional[str], team_id: Optional[str]) -> None:
-        self._bots(enterprise_id, team_id).delete()
+    def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        deleted, _ = self._bots(enterprise_id, team_id).delete()
+        self._log_deleted("bot", deleted, enterprise_id=enterprise_id, team_id=team_id)
 
-    async def async_delete_bot(self, *, enterprise_id: Optional[str], team_id: Optional[str]) -> None:
-        await self._bots(enterprise_id, team_id).adelete()
+    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        deleted, _ = await self._bots(enterprise_id, team_id).adelete()
+        self._log_deleted("bot", deleted, enterprise_id=enterprise_id, team_id=team_id)
 
     def delete_installation(
-        self, *, enterprise_id: Optional[str], team_id: Optional[str], user_id: Optional[str] = None
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
-        self._installations(enterprise_id, team_id, user_id).delete()
+        deleted, _ = self._installations(enterprise_id, team_id, user_id).delete()
+        self._log_deleted(
+            "installation", deleted, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
+        )
 
     async def async_delete_installation(
-        self, *, enterprise_id: Optional[str], team_id: Optional[str], user_id: Optional[str] = None
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
-        await self._installations(enterprise_id, team_id, user_id).adelete()
+        deleted, _ = await self._installations(enterprise_id, team_id, user_id).adelete()
+        self._log_deleted(
+            "installation", deleted, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
+        )
 
-    def delete_all(self, *, enterprise_id: Optional[str], team_id: Optional[str]) -> None:
+    def delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         with transaction.atomic(using=self._db()):
             self.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
             self.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
 
-    async def async_delete_all(self, *, enterprise_id: Optional[str], team_id: Optional[str]) -> None:
+    async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await sync_to_async(self.delete_all)(enterprise_id=enterprise_id, team_id=team_id)
 
     # -- reads: the hot path, one query each ----------------------------------------------------------
 
     def find_bot(
-        self, *, enterprise_id: Optional[str], team_id: Optional[str], is_enterprise_install: Optional[bool] = False
-    ) -> Optional[Bot]:
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
         return self._bot_from_row(self._live_bots(enterprise_id, team_id, is_enterprise_install).first())
 
     async def async_find_bot(
-        self, *, enterprise_id: Optional[str], team_id: Optional[str], is_enterprise_install: Optional[bool] = False
-    ) -> Optional[Bot]:
-        return self._bot_from_row(await self._live_bots(enterprise_id, team_id, is_enterprise_install).afirst())
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
+        return self._bot_from_row(
+            await self._live_bots(enterprise_id, team_id, is_enterprise_install).afirst()
+        )
 
     def find_installation(
         self,
         *,
-        enterprise_id: Optional[str],
-        team_id: Optional[str],
-        user_id: Optional[str] = None,
-        is_enterprise_install: Optional[bool] = False,
-    ) -> Optional[Installation]:
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
         rows = self._latest_installations(enterprise_id, team_id, user_id, is_enterprise_install)
         return self._installation_from_row(rows.first())
 
     async def async_find_installation(
         self,
         *,
-        enterprise_id: Optional[str],
-        team_id: Optional[str],
-        user_id: Optional[str] = None,
-        is_enterprise_install: Optional[bool] = False,
-    ) -> Optional[Installation]:
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
         rows = self._latest_installations(enterprise_id, team_id, user_id, is_enterprise_install)
         return self._installation_from_row(await rows.afirst())
 
@@ -158,7 +170,12 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         live_bot = self._live_bots(enterprise_id, team_id, is_enterprise_install)
         live_bot_columns = {name: Subquery(live_bot.values(name)[:1]) for name in BOT_FIELDS}
         team_id = _lookup_team_id(team_id, is_enterprise_install)
-        return self._installations(enterprise_id, team_id, user_id).latest_first().annotate(**live_bot_columns)
+        return (
+            self._installations(enterprise_id, team_id, user_id).latest_first().annotate(**live_bot_columns)
+        )
+
+    def _log_deleted(self, what, count, **key):
+        self.logger.debug("Deleted %d %s row(s) of %s", count, what, _describe(key))
 
     def _db(self) -> str:
         return router.db_for_write(self.installation_model)
@@ -177,17 +194,21 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
             update_conflicts=True,
             update_fields=update_fields,
             # MySQL/MariaDB's ON DUPLICATE KEY UPDATE takes no target: it is the (only) unique constraint.
-            unique_fields=identity if connections[db].features.supports_update_conflicts_with_target else None,
+            unique_fields=identity
+            if connections[db].features.supports_update_conflicts_with_target
+            else None,
         )
 
     # -- translation ----------------------------------------------------------------------------------
 
     def _row_values(self, model, obj) -> dict[str, Any]:
-        """Column values for `obj`, validated before anything is written; bad input raises naming the field."""
+        """Column values for `obj`, validated before any write; bad input raises naming the field."""
         values = {field.name: _clean(field, getattr(obj, field.name, None)) for field in _slack_fields(model)}
         if values["is_enterprise_install"]:
             if not values["enterprise_id"]:
-                raise ValueError("enterprise_id is required for an org-wide install (is_enterprise_install=True)")
+                raise ValueError(
+                    "enterprise_id is required for an org-wide install (is_enterprise_install=True)"
+                )
             values["team_id"] = NO_ID  # org-wide installs are keyed by the enterprise alone
         elif not values["enterprise_id"] and not values["team_id"]:
             raise ValueError("team_id is required (or enterprise_id, for an org)")
@@ -195,10 +216,10 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         values["updated_at"] = datetime.datetime.now(UTC)
         return values
 
-    def _bot_from_row(self, row) -> Optional[Bot]:
+    def _bot_from_row(self, row) -> Bot | None:
         return None if row is None else Bot(**_slack_kwargs(self.bot_model, row))
 
-    def _installation_from_row(self, row) -> Optional[Installation]:
+    def _installation_from_row(self, row) -> Installation | None:
         if row is None:
             return None
         kwargs = _slack_kwargs(self.installation_model, row, BOT_FIELDS)
@@ -228,7 +249,7 @@ def _lookup_team_id(team_id, is_enterprise_install):
 
 
 def _lookup_ids(*ids):
-    for name, value in zip(("enterprise_id", "team_id", "user_id"), ids):
+    for name, value in zip(("enterprise_id", "team_id", "user_id"), ids, strict=False):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name} must be a str or None, not {type(value).__name__}")
     return ids
@@ -236,7 +257,9 @@ def _lookup_ids(*ids):
 
 def _describe(values) -> str:
     """Ids only, for logs: never a token."""
-    return ", ".join(f"{name}={values[name] or None}" for name in ("enterprise_id", "team_id", "user_id") if name in values)
+    return ", ".join(
+        f"{name}={values[name] or None}" for name in ("enterprise_id", "team_id", "user_id") if name in values
+    )
 
 
 # -- validation: one function per kind of column --------------------------------------------------------
@@ -250,11 +273,15 @@ def _clean(field, value):
     if isinstance(field, models.BigIntegerField):
         return _clean_epoch(field.name, value)
     if isinstance(field, models.JSONField):
-        return _clean_scopes(field.name, value) if field.name.endswith("_scopes") else _clean_json(field.name, value)
+        return (
+            _clean_scopes(field.name, value)
+            if field.name.endswith("_scopes")
+            else _clean_json(field.name, value)
+        )
     return _clean_text(field, value)
 
 
-def _clean_text(field, value) -> Optional[str]:
+def _clean_text(field, value) -> str | None:
     name = field.name
     if value is None or value == "":
         if isinstance(field, SlackIdField) and not field.null:
@@ -282,7 +309,7 @@ def _clean_bool(name, value) -> bool:
     return value
 
 
-def _clean_epoch(name, value) -> Optional[int]:
+def _clean_epoch(name, value) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value not in BIGINT:

@@ -14,8 +14,12 @@ class InstallationFactory(factory.Factory):
     class Params:
         # An Enterprise Grid org-wide install: keyed by the enterprise alone.
         org_wide = factory.Trait(
-            enterprise_id="E0ORG", enterprise_name="Acme Org", team_id=None, team_name=None,
-            is_enterprise_install=True, enterprise_url="https://acme.enterprise.slack.com/",
+            enterprise_id="E0ORG",
+            enterprise_name="Acme Org",
+            team_id=None,
+            team_name=None,
+            is_enterprise_install=True,
+            enterprise_url="https://acme.enterprise.slack.com/",
         )
         # Token rotation enabled: refresh tokens and expiry times.
         rotating = factory.Trait(
@@ -35,7 +39,13 @@ class InstallationFactory(factory.Factory):
             incoming_webhook_channel_id="C0HOOK",
             incoming_webhook_configuration_url="https://example.test/services/B0",
             token_type="bot",
-            custom_values={"plan": "pro", "seats": 42, "ratio": 0.25, "tags": ["a", "b"], "nested": {"x": None}},
+            custom_values={
+                "plan": "pro",
+                "seats": 42,
+                "ratio": 0.25,
+                "tags": ["a", "b"],
+                "nested": {"x": None},
+            },
         )
 
     app_id = "A0TESTAPP"
@@ -57,8 +67,13 @@ class BotFactory(factory.Factory):
         model = Bot
 
     class Params:
-        org_wide = factory.Trait(enterprise_id="E0ORG", enterprise_name="Acme Org", team_id=None, team_name=None,
-                                 is_enterprise_install=True)
+        org_wide = factory.Trait(
+            enterprise_id="E0ORG",
+            enterprise_name="Acme Org",
+            team_id=None,
+            team_name=None,
+            is_enterprise_install=True,
+        )
         rotating = factory.Trait(
             bot_refresh_token=factory.Sequence(lambda n: f"xoxe-test-bot-refresh-{n}"),
             bot_token_expires_at=factory.Sequence(lambda n: 1_700_043_200 + n),

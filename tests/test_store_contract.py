@@ -58,7 +58,13 @@ def test_bot_round_trips_exactly(api):
 
 @pytest.mark.parametrize(
     ("given", "stored"),
-    [("chat:write,commands", ["chat:write", "commands"]), ("", []), (None, []), ((), []), (("a", "b"), ["a", "b"])],
+    [
+        ("chat:write,commands", ["chat:write", "commands"]),
+        ("", []),
+        (None, []),
+        ((), []),
+        (("a", "b"), ["a", "b"]),
+    ],
 )
 def test_scopes_come_back_as_lists(api, given, stored):
     installation = InstallationFactory(user_scopes=given)
@@ -73,7 +79,9 @@ def test_empty_string_ids_are_none(api):
     api.save(installation)
     found = api.find_installation(enterprise_id=None, team_id=installation.team_id)
     assert found.enterprise_id is None
-    assert api.find_installation(enterprise_id="", team_id=installation.team_id).user_id == installation.user_id
+    assert (
+        api.find_installation(enterprise_id="", team_id=installation.team_id).user_id == installation.user_id
+    )
 
 
 def test_each_find_returns_a_fresh_object(api):
@@ -109,7 +117,9 @@ def test_org_wide_install_is_keyed_by_the_enterprise_alone(api):
     for team_id in (None, "T0OTHER", "T0SOME"):
         found = api.find_installation(enterprise_id="E0ORG", team_id=team_id, is_enterprise_install=True)
         assert found.team_id is None and found.is_enterprise_install is True
-        assert api.find_bot(enterprise_id="E0ORG", team_id=team_id, is_enterprise_install=True).team_id is None
+        assert (
+            api.find_bot(enterprise_id="E0ORG", team_id=team_id, is_enterprise_install=True).team_id is None
+        )
     # Without the org-wide flag, a team in the org is a workspace of its own, not installed.
     assert api.find_installation(enterprise_id="E0ORG", team_id="T0OTHER") is None
     # A lookup without a team is keyed by the enterprise alone (slack_sdk's rule).
@@ -141,7 +151,9 @@ def test_history_is_kept_and_the_latest_is_found(api):
 
     assert SlackInstallation.objects.count() == 3 and SlackBot.objects.count() == 3
     # The latest installed, with the bot served for the workspace: the one written last (third's).
-    assert vars(api.find_installation(enterprise_id=None, team_id="T0HIST")) == vars(second) | bot_fields(third)
+    assert vars(api.find_installation(enterprise_id=None, team_id="T0HIST")) == vars(second) | bot_fields(
+        third
+    )
     alice = api.find_installation(enterprise_id=None, team_id="T0HIST", user_id="U0ALICE")
     assert vars(alice) == vars(third)
     assert api.find_installation(enterprise_id=None, team_id="T0HIST", user_id="U0NOBODY") is None
@@ -335,7 +347,9 @@ def _bad_installations():
     ]
 
 
-@pytest.mark.parametrize(("field", "installation"), _bad_installations(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("field", "installation"), _bad_installations(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_bad_input_raises_naming_the_field_and_writes_nothing(api, field, installation):
     good = InstallationFactory(team_id="T0GOOD", user_id="U0GOOD", installed_at=BASE_TIME)
     api.save(good)
@@ -409,3 +423,30 @@ def test_a_save_is_one_statement_per_row(api, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         api.save(rotated(installation, bot_token="xoxb-test-rotated"))
 
+
+# -- secrets stay out of logs and reprs --------------------------------------------------------------------
+
+
+def test_logs_and_reprs_show_ids_never_tokens(api, caplog):
+    installation = InstallationFactory(complete=True)
+    with caplog.at_level("DEBUG", logger="django_slack_store"):
+        api.save(installation)
+        api.save_bot(installation.to_bot())
+        find(api, installation)
+        api.delete_all(enterprise_id=installation.enterprise_id, team_id=installation.team_id)
+    assert installation.team_id in caplog.text
+    assert "xox" not in caplog.text
+
+    api.save(installation)
+    for row in (SlackInstallation.objects.get(), SlackBot.objects.get()):
+        assert installation.team_id in str(row)
+        assert "xox" not in str(row) and "xox" not in repr(row)
+
+
+def test_a_custom_logger_is_used(api):
+    import logging
+
+    logger = logging.getLogger("tests.custom")
+    store = DjangoInstallationStore(client_id="1.2", logger=logger)
+    assert store.logger is logger
+    assert DjangoInstallationStore(client_id="1.2").logger.name == "django_slack_store.stores"

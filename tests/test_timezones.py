@@ -1,4 +1,6 @@
-"""Instants round-trip exactly whatever the process zone, TIME_ZONE and USE_TZ (slack_sdk's store shifts them)."""
+"""Instants round-trip exactly whatever the process zone, TIME_ZONE and USE_TZ.
+
+slack_sdk's SQLAlchemy store shifts them by the local offset."""
 
 import datetime
 import os
@@ -53,7 +55,10 @@ def test_instants_round_trip_exactly(api, zones, time_zone, use_tz):
     zones(time_zone, use_tz)
     for n, installed_at in enumerate(INSTANTS):
         installation = InstallationFactory(
-            team_id=f"T0TZ{n}", installed_at=installed_at, rotating=True, bot_token_expires_at=int(installed_at) + 43200
+            team_id=f"T0TZ{n}",
+            installed_at=installed_at,
+            rotating=True,
+            bot_token_expires_at=int(installed_at) + 43200,
         )
         api.save(installation)
         found = api.find_installation(enterprise_id=None, team_id=installation.team_id)

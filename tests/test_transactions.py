@@ -30,7 +30,7 @@ def refuse_writes(table, operations=("INSERT", "UPDATE")):
                 "CREATE FUNCTION dss_refuse() RETURNS trigger AS $$ "
                 "BEGIN RAISE EXCEPTION 'write refused by trigger'; END $$ LANGUAGE plpgsql"
             )
-        for name, operation in zip(names, operations):
+        for name, operation in zip(names, operations, strict=False):
             if vendor == "postgresql":
                 body = "EXECUTE FUNCTION dss_refuse()"
             elif vendor == "mysql":
@@ -42,7 +42,9 @@ def refuse_writes(table, operations=("INSERT", "UPDATE")):
     def cleanup():
         with connection.cursor() as cursor:
             for name in names:
-                cursor.execute(f"DROP TRIGGER {name} ON {table}" if vendor == "postgresql" else f"DROP TRIGGER {name}")
+                cursor.execute(
+                    f"DROP TRIGGER {name} ON {table}" if vendor == "postgresql" else f"DROP TRIGGER {name}"
+                )
             if vendor == "postgresql":
                 cursor.execute("DROP FUNCTION dss_refuse()")
 
@@ -76,7 +78,9 @@ def test_a_failed_rotation_changes_nothing(api):
     cleanup = refuse_writes(SlackBot._meta.db_table)
     try:
         with pytest.raises(DatabaseError, match="write refused by trigger"):
-            api.save(rotated(installation, bot_token="xoxb-test-new", user_token="xoxp-test-new", team_name="New"))
+            api.save(
+                rotated(installation, bot_token="xoxb-test-new", user_token="xoxp-test-new", team_name="New")
+            )
     finally:
         cleanup()
     assert stored(installation) == (installation.user_token, installation.team_name)
@@ -131,7 +135,9 @@ def test_concurrent_saves_of_one_identity_leave_one_row():
     in_threads(16, save)
 
     assert (SlackInstallation.objects.count(), SlackBot.objects.count()) == (1, 1)
-    found = DjangoInstallationStore(client_id=CLIENT_ID).find_installation(enterprise_id=None, team_id="T0RACE")
+    found = DjangoInstallationStore(client_id=CLIENT_ID).find_installation(
+        enterprise_id=None, team_id="T0RACE"
+    )
     assert found.bot_token in tokens
     assert found.user_token == installation.user_token
 
@@ -143,7 +149,9 @@ def test_concurrent_installs_are_all_kept_and_the_latest_found():
     in_threads(16, lambda i: DjangoInstallationStore(client_id=CLIENT_ID).save(installations[i]))
 
     assert (SlackInstallation.objects.count(), SlackBot.objects.count()) == (16, 16)
-    found = DjangoInstallationStore(client_id=CLIENT_ID).find_installation(enterprise_id=None, team_id="T0MANY")
+    found = DjangoInstallationStore(client_id=CLIENT_ID).find_installation(
+        enterprise_id=None, team_id="T0MANY"
+    )
     assert found.user_id == installations[-1].user_id
 
 

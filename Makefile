@@ -1,0 +1,48 @@
+# make venv   .venv with the package (editable) and its test dependencies
+# make test   the test suite on SQLite, PostgreSQL and MariaDB (servers skipped when unreachable,
+#             required with REQUIRE_DATABASES=1); extra pytest arguments: make test PYTEST_ARGS="-k rotation"
+# make demo   migrate the demo project's SQLite database and run the store tour
+# make clean  remove build output, caches and the demo database; make distclean also removes .venv and .tox
+
+BASE_PYTHON ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PYTEST_ARGS ?=
+MYSQLCLIENT_BUILD_DEPS := default-libmysqlclient-dev pkg-config
+
+.PHONY: venv test demo clean distclean
+
+venv: $(VENV)/.installed
+
+# Reinstalls only when the packaging files change; the editable install picks up code changes by itself.
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@# mysqlclient compiles against the MySQL/MariaDB client headers, found through pkg-config.
+	@if ! pkg-config --exists mysqlclient 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing mysqlclient build dependencies: $(MYSQLCLIENT_BUILD_DEPS)"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y $(MYSQLCLIENT_BUILD_DEPS) \
+				|| (apt-get update && apt-get install -y $(MYSQLCLIENT_BUILD_DEPS)); \
+		else \
+			echo "warning: pkg-config cannot find mysqlclient; install $(MYSQLCLIENT_BUILD_DEPS) (or your" \
+				"system's equivalent) if building mysqlclient fails"; \
+		fi; \
+	fi
+	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install --upgrade pip
+	$(PYTHON) -m pip install -e '.[test]'
+	touch $@
+
+test: venv
+	PYTHON=$(PYTHON) scripts/test-all-databases $(PYTEST_ARGS)
+
+demo: venv
+	$(PYTHON) manage.py migrate
+	$(PYTHON) -m example_project.store_tour
+
+clean:
+	rm -rf build dist *.egg-info .data .pytest_cache .ruff_cache .mypy_cache
+	find . -path ./$(VENV) -prune -o -path ./.tox -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .tox

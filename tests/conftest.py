@@ -1,0 +1,34 @@
+import pytest
+
+from tests.store_api import CLIENT_ID, StoreAPI
+
+
+def pytest_report_header(config):
+    """Name this run's database in the session header: "database: postgresql (127.0.0.1:5432/test, ...)"."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    engine = database["ENGINE"].rsplit(".", 1)[-1]
+    if engine == "sqlite3":
+        return f"database: sqlite ({database['NAME']})"
+    # Django calls both MySQL and MariaDB "mysql"; we only test MariaDB.
+    name = "mariadb" if engine == "mysql" else engine
+    where = f"{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    return f"database: {name} ({where}, user {database['USER']})"
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request, db):
+    """The store under test, through its sync API or its async twins (each test runs with both)."""
+    from django_slack_store.stores import DjangoInstallationStore
+
+    return StoreAPI(DjangoInstallationStore(client_id=CLIENT_ID), request.param)
+
+
+@pytest.fixture
+def fake_slack():
+    """A fake Slack Web API on 127.0.0.1 for one test (tests/fake_slack.py): clients use its `base_url`."""
+    from tests.fake_slack import FakeSlack
+
+    with FakeSlack() as fake:
+        yield fake
