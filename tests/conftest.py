@@ -26,9 +26,12 @@ def api(request, db):
 
 
 @pytest.fixture
-def fake_slack():
+def fake_slack(monkeypatch):
     """A fake Slack Web API on 127.0.0.1 for one test (tests/fake_slack.py): clients use its `base_url`."""
     from tests.fake_slack import FakeSlack
 
+    # slack_sdk sends every request through HTTP(S)_PROXY when set, ignoring NO_PROXY, even to 127.0.0.1.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
     with FakeSlack() as fake:
         yield fake

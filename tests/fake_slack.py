@@ -1,0 +1,292 @@
+"""A fake Slack Web API: a real HTTP server on 127.0.0.1 that slack_sdk's clients reach over the network.
+
+Nothing inside slack_sdk or Bolt is patched: point `WebClient(base_url=fake.base_url)` (or `AsyncWebClient`)
+at it. It records every call and answers from `handlers`, a table keyed by API method name; a test (or a
+later feature) that needs another method adds an entry, a function taking the `ApiCall` and returning the
+JSON payload. Slack answers HTTP 200 with `{"ok": false, "error": ...}` for API errors, and so does this.
+
+    with FakeSlack() as fake:
+        fake.add_token("xoxb-test-bot-token-1", team_id="T0TEAM", user_id="U0BOT", bot_id="B0BOT")
+        WebClient(base_url=fake.base_url).auth_test(token="xoxb-test-bot-token-1")
+        assert [call.token for call in fake.calls_to("auth.test")] == ["xoxb-test-bot-token-1"]
+"""
+
+import base64
+import binascii
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+API_PREFIX = "/api/"
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One request the fake received. `params` merges the query string and the form or JSON body; client
+    credentials sent with HTTP Basic auth (as slack_sdk does for `oauth.v2.access`) appear there as
+    `client_id` and `client_secret`, the way Slack accepts them either way."""
+
+    method: str
+    token: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """Who a token belongs to, as `auth.test` reports it."""
+
+    team_id: str | None
+    user_id: str
+    enterprise_id: str | None = None
+    bot_id: str | None = None  # set for bot tokens
+    is_enterprise_install: bool = False
+
+
+@dataclass(frozen=True)
+class TokenRefresh:
+    """What `oauth.v2.access` with `grant_type=refresh_token` hands out for one refresh token."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_in: int
+    token_type: str
+
+
+Handler = Callable[[ApiCall], dict[str, Any]]
+
+
+class FakeSlack:
+    """The fake API server. Start and stop it with `with`, or `start()` / `stop()`."""
+
+    def __init__(self):
+        self._lock = threading.RLock()  # RLock: a handler may call add_token() while a request holds it
+        self._calls: list[ApiCall] = []
+        self._tokens: dict[str, TokenOwner] = {}
+        self._revoked: set[str] = set()
+        self._refreshes: dict[str, TokenRefresh] = {}
+        self.handlers: dict[str, Handler] = {
+            "auth.test": self._auth_test,
+            "auth.revoke": self._auth_revoke,
+            "chat.postMessage": self._chat_post_message,
+            "oauth.v2.access": self._oauth_v2_access,
+        }
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _RequestHandler)
+        self._server.fake = self
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """What `WebClient(base_url=...)` takes: slack_sdk appends the method name to it."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{API_PREFIX}"
+
+    def start(self) -> "FakeSlack":
+        # A short poll interval: stop() waits up to one interval for the serving loop to notice.
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.01)
+        self._thread = threading.Thread(target=serve, name="fake-slack", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+
+    def __enter__(self) -> "FakeSlack":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- what Slack knows ---------------------------------------------------------------------------------
+
+    def add_token(
+        self,
+        token: str,
+        *,
+        team_id: str | None,
+        user_id: str,
+        enterprise_id: str | None = None,
+        bot_id: str | None = None,
+        is_enterprise_install: bool = False,
+    ) -> None:
+        """Make `token` valid, belonging to the given ids (a bot token when `bot_id` is given)."""
+        owner = TokenOwner(team_id, user_id, enterprise_id, bot_id, is_enterprise_install)
+        with self._lock:
+            self._tokens[token] = owner
+            self._revoked.discard(token)
+
+    def add_refresh_token(
+        self,
+        refresh_token: str,
+        *,
+        access_token: str,
+        next_refresh_token: str | None = None,
+        expires_in: int = 43200,
+        token_type: str = "bot",
+    ) -> None:
+        """Make `refresh_token` exchangeable for `access_token` (register that one with `add_token` too)."""
+        with self._lock:
+            refresh = TokenRefresh(access_token, next_refresh_token, expires_in, token_type)
+            self._refreshes[refresh_token] = refresh
+
+    def is_revoked(self, token: str) -> bool:
+        with self._lock:
+            return token in self._revoked
+
+    # -- what Slack was asked -----------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[ApiCall]:
+        """Every call so far, oldest first (a copy)."""
+        with self._lock:
+            return list(self._calls)
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def handle(self, call: ApiCall) -> dict[str, Any]:
+        """Record `call` and answer it (the HTTP handler's entry point)."""
+        with self._lock:
+            self._calls.append(call)
+            handler = self.handlers.get(call.method)
+            if handler is None:
+                return {"ok": False, "error": "unknown_method"}
+            return handler(call)
+
+    # -- API methods --------------------------------------------------------------------------------------
+
+    def _authenticate(self, call: ApiCall) -> tuple[TokenOwner | None, dict[str, Any] | None]:
+        """The caller's token owner, or Slack's error payload for a missing, unknown or revoked token."""
+        if not call.token:
+            return None, {"ok": False, "error": "not_authed"}
+        if call.token in self._revoked:
+            return None, {"ok": False, "error": "token_revoked"}
+        owner = self._tokens.get(call.token)
+        if owner is None:
+            return None, {"ok": False, "error": "invalid_auth"}
+        return owner, None
+
+    def _auth_test(self, call: ApiCall) -> dict[str, Any]:
+        owner, error = self._authenticate(call)
+        if error:
+            return error
+        payload = {
+            "ok": True,
+            "url": "https://fake-slack.test/",
+            "team": f"Team {owner.team_id or owner.enterprise_id}",
+            "user": f"user {owner.user_id}",
+            "team_id": owner.team_id,
+            "user_id": owner.user_id,
+            "bot_id": owner.bot_id,
+            "enterprise_id": owner.enterprise_id,
+            "is_enterprise_install": owner.is_enterprise_install,
+        }
+        return {name: value for name, value in payload.items() if value is not None}
+
+    def _auth_revoke(self, call: ApiCall) -> dict[str, Any]:
+        _, error = self._authenticate(call)
+        if error:
+            return error
+        if str(call.params.get("test", "")).lower() in ("1", "true"):
+            return {"ok": True, "revoked": False}  # Slack's dry run
+        self._revoked.add(call.token)
+        return {"ok": True, "revoked": True}
+
+    def _chat_post_message(self, call: ApiCall) -> dict[str, Any]:
+        owner, error = self._authenticate(call)
+        if error:
+            return error
+        if not call.params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        ts = f"{time.time():.6f}"
+        message = {"type": "message", "text": call.params.get("text", ""), "user": owner.user_id, "ts": ts}
+        if owner.bot_id:
+            message["bot_id"] = owner.bot_id
+        return {"ok": True, "channel": call.params["channel"], "ts": ts, "message": message}
+
+    def _oauth_v2_access(self, call: ApiCall) -> dict[str, Any]:
+        if not call.params.get("client_id"):
+            return {"ok": False, "error": "invalid_client_id"}
+        if not call.params.get("client_secret"):
+            return {"ok": False, "error": "bad_client_secret"}
+        if call.params.get("grant_type") != "refresh_token":
+            # Exchanging an OAuth `code` is not faked yet: add a handler when a test needs it.
+            return {"ok": False, "error": "invalid_code"}
+        refresh = self._refreshes.get(call.params.get("refresh_token"))
+        if refresh is None:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        payload = {
+            "ok": True,
+            "access_token": refresh.access_token,
+            "refresh_token": refresh.refresh_token,
+            "expires_in": refresh.expires_in,
+            "token_type": refresh.token_type,
+        }
+        owner = self._tokens.get(refresh.access_token)
+        if owner is not None:
+            payload["team"] = {"id": owner.team_id} if owner.team_id else None
+            payload["enterprise"] = {"id": owner.enterprise_id} if owner.enterprise_id else None
+            payload["is_enterprise_install"] = owner.is_enterprise_install
+            if owner.bot_id:
+                payload["bot_user_id"] = owner.user_id
+        return payload
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: ThreadingHTTPServer  # with a `fake` attribute
+
+    def do_GET(self):
+        self._answer()
+
+    def do_POST(self):
+        self._answer()
+
+    def _answer(self):
+        url = urlsplit(self.path)
+        if not url.path.startswith(API_PREFIX):
+            self._send(404, {"ok": False, "error": "not_found"})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8") if length else ""
+        params: dict[str, Any] = dict(parse_qsl(url.query, keep_blank_values=True))
+        if body and self.headers.get_content_type() == "application/json":
+            params.update(json.loads(body))
+        elif body:
+            params.update(parse_qsl(body, keep_blank_values=True))
+        token = params.pop("token", None)
+        scheme, _, credentials = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer":
+            token = credentials
+        elif scheme.lower() == "basic":
+            params.update(_client_credentials(credentials))
+        call = ApiCall(method=url.path[len(API_PREFIX) :], token=token, params=params)
+        self._send(200, self.server.fake.handle(call))
+
+    def _send(self, status: int, payload: dict[str, Any]):
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format, *args):
+        pass  # keep test output quiet; the calls are recorded instead
+
+
+def _client_credentials(credentials: str) -> dict[str, str]:
+    try:
+        client_id, _, client_secret = base64.b64decode(credentials).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return {}
+    return {"client_id": client_id, "client_secret": client_secret}
