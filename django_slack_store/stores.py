@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -19,6 +20,7 @@ from django.db.models import Subquery
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
+from . import signals
 from .fields import UTC, InstantField, SlackIdField, TokenField
 from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation
 
@@ -56,7 +58,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     def logger(self) -> logging.Logger:
         return self._logger or logging.getLogger(__name__)
 
-    # -- writes ---------------------------------------------------------------------------------------
+    # -- writes: each is one sync method holding its transaction; the async twins run it in a thread --------
 
     def save(self, installation: Installation) -> None:
         if not isinstance(installation, Installation):
@@ -67,8 +69,10 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         bot_row = self._row_values(self.bot_model, installation) if installation.bot_token else None
         with transaction.atomic(using=self._db()):
             self._upsert(self.installation_model, INSTALLATION_IDENTITY, row, keep_when_empty=USER_FIELDS)
+            self._send_on_commit(signals.installation_saved, installation=installation)
             if bot_row:
                 self._upsert(self.bot_model, BOT_IDENTITY, bot_row)
+                self._send_on_commit(signals.bot_saved, bot=installation.to_bot())
         self.logger.debug("Saved the installation of %s", _describe(row))
 
     async def async_save(self, installation: Installation) -> None:
@@ -80,42 +84,161 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         row = self._row_values(self.bot_model, bot)
         with transaction.atomic(using=self._db()):
             self._upsert(self.bot_model, BOT_IDENTITY, row)
+            self._send_on_commit(signals.bot_saved, bot=bot)
         self.logger.debug("Saved the bot of %s", _describe(row))
 
     async def async_save_bot(self, bot: Bot) -> None:
         await sync_to_async(self.save_bot)(bot)
 
-    def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        deleted, _ = self._bots(enterprise_id, team_id).delete()
-        self._log_deleted("bot", deleted, enterprise_id=enterprise_id, team_id=team_id)
+    # Deletes match the key exactly. `written_before` (Unix time, an extension of slack_sdk's signature)
+    # spares rows written at or after it: the lifecycle handlers below use it for late events.
 
-    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        deleted, _ = await self._bots(enterprise_id, team_id).adelete()
-        self._log_deleted("bot", deleted, enterprise_id=enterprise_id, team_id=team_id)
+    def delete_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
+    ) -> None:
+        rows = _written_before(self._bots(enterprise_id, team_id), written_before)
+        self._deleted(signals.bot_deleted, rows.delete()[0], enterprise_id=enterprise_id, team_id=team_id)
+
+    async def async_delete_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
+    ) -> None:
+        await sync_to_async(self.delete_bot)(
+            enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
+        )
 
     def delete_installation(
-        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        written_before: float | None = None,
     ) -> None:
-        deleted, _ = self._installations(enterprise_id, team_id, user_id).delete()
-        self._log_deleted(
-            "installation", deleted, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
+        rows = _written_before(self._installations(enterprise_id, team_id, user_id), written_before)
+        self._deleted(
+            signals.installation_deleted,
+            rows.delete()[0],
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
         )
 
     async def async_delete_installation(
-        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        written_before: float | None = None,
     ) -> None:
-        deleted, _ = await self._installations(enterprise_id, team_id, user_id).adelete()
-        self._log_deleted(
-            "installation", deleted, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
+        await sync_to_async(self.delete_installation)(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, written_before=written_before
         )
 
-    def delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+    def delete_all(
+        self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
+    ) -> None:
         with transaction.atomic(using=self._db()):
-            self.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
-            self.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
+            self.delete_bot(enterprise_id=enterprise_id, team_id=team_id, written_before=written_before)
+            self.delete_installation(
+                enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
+            )
 
-    async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        await sync_to_async(self.delete_all)(enterprise_id=enterprise_id, team_id=team_id)
+    async def async_delete_all(
+        self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
+    ) -> None:
+        await sync_to_async(self.delete_all)(
+            enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
+        )
+
+    # -- Slack's lifecycle events (wired to Bolt by django_slack_store.bolt) ----------------------------
+    #
+    # Slack can deliver app_uninstalled and tokens_revoked late, after the workspace reinstalled. So an event
+    # deletes only rows written before its event_time, and its signal is sent only for what is still revoked
+    # afterwards: nothing of that key (or that user, or bot) written since the event remains.
+
+    def handle_app_uninstalled(
+        self, *, enterprise_id: str | None, team_id: str | None, event_time: float | None = None
+    ) -> None:
+        with transaction.atomic(using=self._db()):
+            self.delete_all(enterprise_id=enterprise_id, team_id=team_id, written_before=event_time)
+            if not (
+                self._bots(enterprise_id, team_id).exists()
+                or self._installations(enterprise_id, team_id).exists()
+            ):
+                self._send_on_commit(
+                    signals.app_uninstalled, **_ids(enterprise_id=enterprise_id, team_id=team_id)
+                )
+
+    async def async_handle_app_uninstalled(
+        self, *, enterprise_id: str | None, team_id: str | None, event_time: float | None = None
+    ) -> None:
+        await sync_to_async(self.handle_app_uninstalled)(
+            enterprise_id=enterprise_id, team_id=team_id, event_time=event_time
+        )
+
+    def handle_tokens_revoked(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_ids: Sequence[str] = (),
+        bot: bool = False,
+        event_time: float | None = None,
+    ) -> None:
+        revoked_user_ids = []
+        with transaction.atomic(using=self._db()):
+            for user_id in user_ids:
+                self.delete_installation(
+                    enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, written_before=event_time
+                )
+                if not self._installations(enterprise_id, team_id, user_id).exists():
+                    revoked_user_ids.append(user_id)
+            if bot:
+                self.delete_bot(enterprise_id=enterprise_id, team_id=team_id, written_before=event_time)
+                bot = not self._bots(enterprise_id, team_id).exists()
+            if revoked_user_ids or bot:
+                self._send_on_commit(
+                    signals.tokens_revoked,
+                    **_ids(enterprise_id=enterprise_id, team_id=team_id),
+                    user_ids=revoked_user_ids,
+                    bot=bot,
+                )
+
+    async def async_handle_tokens_revoked(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_ids: Sequence[str] = (),
+        bot: bool = False,
+        event_time: float | None = None,
+    ) -> None:
+        await sync_to_async(self.handle_tokens_revoked)(
+            enterprise_id=enterprise_id, team_id=team_id, user_ids=user_ids, bot=bot, event_time=event_time
+        )
+
+    # -- signals --------------------------------------------------------------------------------------
+
+    def _deleted(self, signal, count, **key):
+        what = "bot" if signal is signals.bot_deleted else "installation"
+        self.logger.debug("Deleted %d %s row(s) of %s", count, what, _describe(key))
+        if count:
+            self._send_on_commit(signal, **_ids(**key))
+
+    def _send_on_commit(self, signal, **kwargs):
+        """Send `signal` once the current transaction commits (at once outside one); a rollback cancels it.
+
+        A receiver that raises is logged: the change is committed, so it must not look failed to the caller,
+        nor keep the other receivers from hearing of it.
+        """
+
+        def send():
+            for receiver, result in signal.send_robust(sender=type(self), client_id=self.client_id, **kwargs):
+                if isinstance(result, Exception):
+                    self.logger.error("Signal receiver %r failed", receiver, exc_info=result)
+
+        transaction.on_commit(send, using=self._db())
 
     # -- reads: the hot path, one query each ----------------------------------------------------------
 
@@ -173,9 +296,6 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         return (
             self._installations(enterprise_id, team_id, user_id).latest_first().annotate(**live_bot_columns)
         )
-
-    def _log_deleted(self, what, count, **key):
-        self.logger.debug("Deleted %d %s row(s) of %s", count, what, _describe(key))
 
     def _db(self) -> str:
         return router.db_for_write(self.installation_model)
@@ -253,6 +373,17 @@ def _lookup_ids(*ids):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name} must be a str or None, not {type(value).__name__}")
     return ids
+
+
+def _written_before(rows, timestamp):
+    return (
+        rows if timestamp is None else rows.filter(updated_at__lt=_clean_instant("written_before", timestamp))
+    )
+
+
+def _ids(**ids):
+    """Ids as signals carry them: absent is None, never the empty string."""
+    return {name: value or None for name, value in ids.items()}
 
 
 def _describe(values) -> str:

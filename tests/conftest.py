@@ -35,3 +35,44 @@ def fake_slack(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with FakeSlack() as fake:
         yield fake
+
+
+SIGNALS = [
+    "installation_saved",
+    "bot_saved",
+    "installation_deleted",
+    "bot_deleted",
+    "app_uninstalled",
+    "tokens_revoked",
+]
+
+
+class Received(list):
+    """(signal name, kwargs) of every signal sent, in order; `sender` checked on the way in."""
+
+    def of(self, name):
+        return [kwargs for signal_name, kwargs in self if signal_name == name]
+
+    def names(self):
+        return [name for name, _ in self]
+
+
+@pytest.fixture
+def received():
+    """Every signal of django_slack_store sent during the test, as (name, kwargs), in order."""
+    from django_slack_store import signals
+    from django_slack_store.stores import DjangoInstallationStore
+
+    log = Received()
+    receivers = []
+    for name in SIGNALS:
+
+        def receiver(sender, signal, _name=name, **kwargs):
+            assert sender is DjangoInstallationStore
+            log.append((_name, kwargs))
+
+        getattr(signals, name).connect(receiver, weak=False)
+        receivers.append((getattr(signals, name), receiver))
+    yield log
+    for signal, receiver in receivers:
+        signal.disconnect(receiver)

@@ -6,29 +6,27 @@ function, so the store's thread-sensitive `sync_to_async` work lands on this thr
 inside the test's transaction.
 """
 
-import json
 import time
 from urllib.parse import urlencode
 
 import pytest
 from asgiref.sync import async_to_sync
-from slack_bolt import App, BoltRequest
-from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt import App
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.oauth.state_store import OAuthStateStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
 from tests.factories import InstallationFactory
+from tests.slack_requests import BOT_USER_ID, SIGNING_SECRET, dispatch, event_callback
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "test-client-secret"
-SIGNING_SECRET = "test-signing-secret"
 # Bolt answers an event it cannot authorize with this text (and status 200); ours, so tests can tell.
 NOT_INSTALLED = "test: this app is not installed here"
 
@@ -37,7 +35,6 @@ ENTERPRISE_ID = "E0ORG"
 INSTALLER_ID = "U0INSTALLER"
 MENTIONER_ID = "U0MENTIONER"  # not the installer: Bolt leaves the installer's user token out of the context
 BOT_ID = "B0BOT"
-BOT_USER_ID = "U0BOT"
 BOT_TOKEN = "xoxb-test-bot-token-1"
 
 pytestmark = pytest.mark.django_db
@@ -117,18 +114,7 @@ class Bolt:
             async_to_sync(self.store.async_save)(installation)
 
     def dispatch(self, request):
-        """Send a request from `app_mention()` or `slash_command()` as Slack would: signed a moment ago."""
-        body, content_type = request
-        timestamp = str(int(time.time()))
-        signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
-        headers = {
-            "content-type": content_type,
-            "x-slack-request-timestamp": timestamp,
-            "x-slack-signature": signature,
-        }
-        if self.kind == "App":
-            return self.app.dispatch(BoltRequest(body=body, headers=headers))
-        return async_to_sync(self.app.async_dispatch)(AsyncBoltRequest(body=body, headers=headers))
+        return dispatch(self.app, request)
 
 
 @pytest.fixture(params=["App", "AsyncApp"])
@@ -137,42 +123,20 @@ def app_kind(request):
 
 
 def app_mention(*, team_id, enterprise_id=None, is_enterprise_install=False):
-    """An Events API `event_callback` for a mention of the bot by MENTIONER_ID in `team_id`.
-
-    `authorizations` names the installation the event is for, as Slack sends it; Bolt reads the ids from
-    there. For an org-wide install it has the enterprise and no team.
-    """
+    """An Events API `event_callback` for a mention of the bot by MENTIONER_ID in `team_id`."""
     now = time.time()
-    payload = {
-        "token": "test-verification-token",
-        "team_id": team_id,
-        "enterprise_id": enterprise_id,
-        "api_app_id": "A0TESTAPP",
-        "event": {
-            "type": "app_mention",
-            "user": MENTIONER_ID,
-            "text": f"<@{BOT_USER_ID}> hello",
-            "ts": f"{now:.6f}",
-            "team": team_id,
-            "channel": "C0CHANNEL",
-            "event_ts": f"{now:.6f}",
-        },
-        "type": "event_callback",
-        "event_id": "Ev0TEST",
-        "event_time": int(now),
-        "authorizations": [
-            {
-                "enterprise_id": enterprise_id,
-                "team_id": None if is_enterprise_install else team_id,
-                "user_id": BOT_USER_ID,
-                "is_bot": True,
-                "is_enterprise_install": is_enterprise_install,
-            }
-        ],
-        "is_ext_shared_channel": False,
-        "event_context": "4-test-event-context",
+    event = {
+        "type": "app_mention",
+        "user": MENTIONER_ID,
+        "text": f"<@{BOT_USER_ID}> hello",
+        "ts": f"{now:.6f}",
+        "team": team_id,
+        "channel": "C0CHANNEL",
+        "event_ts": f"{now:.6f}",
     }
-    return json.dumps(payload), "application/json"
+    return event_callback(
+        event, team_id=team_id, enterprise_id=enterprise_id, is_enterprise_install=is_enterprise_install
+    )
 
 
 def slash_command(*, team_id, enterprise_id=None, is_enterprise_install=False):
