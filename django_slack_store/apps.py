@@ -6,3 +6,6 @@ class DjangoSlackStoreConfig(AppConfig):
     verbose_name = "Slack installations"
     # Our own choice, so that `makemigrations --check` is clean whatever the project's DEFAULT_AUTO_FIELD.
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import checks  # noqa: F401 (registers the system checks)

@@ -15,8 +15,8 @@ def enable_lifecycle_listeners(app: Any) -> None:
     store = app.installation_store
     if not isinstance(store, DjangoInstallationStore):
         raise TypeError(
-            "enable_lifecycle_listeners() needs an app whose installation_store is a DjangoInstallationStore, "
-            f"not {type(store).__name__}"
+            "enable_lifecycle_listeners() needs an app whose installation_store is a "
+            f"DjangoInstallationStore, not {type(store).__name__}"
         )
     if hasattr(app, "async_dispatch"):  # AsyncApp: its listeners must be coroutines
 
