@@ -1,7 +1,8 @@
 # make venv   .venv with the package (editable) and its test dependencies
 # make test   the test suite on SQLite, PostgreSQL and MariaDB (servers skipped when unreachable,
 #             required with REQUIRE_DATABASES=1); extra pytest arguments: make test PYTEST_ARGS="-k rotation"
-# make demo   migrate the demo project's SQLite database and run the store tour
+# make demo   the example project (Bolt AsyncApp on Channels/daphne, with the admin) on http://127.0.0.1:8000,
+#             with a demo admin user and demo installations; make demo-setup does all but serving
 # make clean  remove build output, caches and the demo database; make distclean also removes .venv and .tox
 
 BASE_PYTHON ?= python3
@@ -9,8 +10,12 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 MYSQLCLIENT_BUILD_DEPS := default-libmysqlclient-dev pkg-config
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 8000
+# The demo, and only the demo, runs with DEBUG on (example_project/settings.py reads the rest).
+DEMO_ENV := DJANGO_SETTINGS_MODULE=example_project.settings DJANGO_DEBUG=1
 
-.PHONY: venv test demo clean distclean
+.PHONY: venv test demo demo-setup clean distclean
 
 venv: $(VENV)/.installed
 
@@ -36,9 +41,20 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 test: venv
 	PYTHON=$(PYTHON) scripts/test-all-databases $(PYTEST_ARGS)
 
-demo: venv
-	$(PYTHON) manage.py migrate
-	$(PYTHON) -m example_project.store_tour
+# The demo needs the example's extras only (no database drivers to build).
+$(VENV)/.example-installed: setup.cfg pyproject.toml
+	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install -e '.[example]'
+	touch $@
+
+demo: $(VENV)/.example-installed
+	@$(MAKE) --no-print-directory demo-setup
+	$(DEMO_ENV) $(PYTHON) -m daphne -b $(DEMO_HOST) -p $(DEMO_PORT) example_project.asgi:application
+
+# What `make demo` does before serving, with the $(PYTHON) given (tests pass their own interpreter).
+demo-setup:
+	$(DEMO_ENV) $(PYTHON) manage.py migrate --noinput
+	$(DEMO_ENV) $(PYTHON) manage.py demo_setup --url http://$(DEMO_HOST):$(DEMO_PORT)
 
 clean:
 	rm -rf build dist *.egg-info .data .pytest_cache .ruff_cache .mypy_cache

@@ -3,6 +3,7 @@
 from django.core import checks
 
 from .conf import DEFAULTS, store_settings
+from .crypto import is_valid_key
 
 
 @checks.register()
@@ -18,4 +19,63 @@ def check_settings(app_configs=None, **kwargs):
         )
         for key in user_settings
         if key not in DEFAULTS
+    ]
+
+
+@checks.register()
+def check_history_keep(app_configs=None, **kwargs):
+    user_settings = store_settings.user_settings()
+    keep = user_settings.get("HISTORY_KEEP") if isinstance(user_settings, dict) else None
+    if keep is None or (isinstance(keep, int) and not isinstance(keep, bool) and keep >= 0):
+        return []
+    return [
+        checks.Error(
+            f"DJANGO_SLACK_STORE['HISTORY_KEEP'] must be None or an int >= 0, not {keep!r}.",
+            hint="How many installations per user and bots per workspace slack_store_cleanup keeps; "
+            "None keeps all history.",
+            id="django_slack_store.E004",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def check_encryption_keys(app_configs=None, **kwargs):
+    user_settings = store_settings.user_settings()
+    keys = user_settings.get("ENCRYPTION_KEYS") if isinstance(user_settings, dict) else None
+    if keys is None:
+        return []
+    if not isinstance(keys, (list, tuple)):
+        return [
+            checks.Error(
+                "DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] must be a list of Fernet keys, "
+                f"not {type(keys).__name__}.",
+                hint="The first key encrypts, every key decrypts: ENCRYPTION_KEYS = [new_key, old_key].",
+                id="django_slack_store.E002",
+            )
+        ]
+    # Positions only: a key must not end up in the output.
+    return [
+        checks.Error(
+            f"DJANGO_SLACK_STORE['ENCRYPTION_KEYS'][{index}] is not a Fernet key.",
+            hint="A key is 32 url-safe base64-encoded bytes; see docs/security.md for how to make one.",
+            id="django_slack_store.E003",
+        )
+        for index, key in enumerate(keys)
+        if not is_valid_key(key)
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_explicit_encryption_keys(app_configs=None, **kwargs):
+    user_settings = store_settings.user_settings()
+    if isinstance(user_settings, dict) and user_settings.get("ENCRYPTION_KEYS"):
+        return []
+    return [
+        checks.Warning(
+            "Slack tokens are encrypted with a key derived from SECRET_KEY: whoever has SECRET_KEY and a "
+            "database dump has the tokens, and changing SECRET_KEY means re-encrypting them.",
+            hint="Set DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] to keys of their own, kept apart from SECRET_KEY "
+            "(docs/security.md), then run manage.py slack_store_rotate_keys.",
+            id="django_slack_store.W002",
+        )
     ]

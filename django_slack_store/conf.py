@@ -11,8 +11,20 @@ from django.dispatch import receiver
 DEFAULTS = {
     # Base URL of the Slack Web API, for the admin's calls to auth.revoke; point it at a proxy or a fake.
     "SLACK_API_URL": "https://slack.com/api/",
-    # False leaves SlackInstallation, SlackBot and SlackOAuthState out of the Django admin.
+    # False leaves SlackInstallation and SlackBot out of the Django admin. Read when the admin autodiscovers
+    # django_slack_store.admin, so a change takes effect at the next start.
     "ADMIN_ENABLED": True,
+    # The admin marks a rotating token "expiring" this many minutes before its expiry: Bolt's token rotator
+    # refreshes it then (its token_rotation_expiration_minutes, 120 by default); keep the two equal.
+    "ROTATION_WINDOW_MINUTES": 120,
+    # Fernet keys for tokens at rest (docs/security.md): the first encrypts, all decrypt. Empty: a key
+    # derived from SECRET_KEY (`check --deploy` recommends explicit keys). After adding a key in front,
+    # `manage.py slack_store_rotate_keys` re-encrypts the stored tokens with it.
+    "ENCRYPTION_KEYS": [],
+    # How much history `manage.py slack_store_cleanup` keeps (its --keep default): the latest N installations
+    # of each user and bots of each workspace. The rows finds return are kept whatever N is; None keeps all.
+    # Old rows keep old tokens at rest, and reinstalls are rare, so 10 bounds both and still shows a history.
+    "HISTORY_KEEP": 10,
 }
 
 

@@ -2,11 +2,16 @@
 
 Absent enterprise, team and user ids are stored as NO_ID (the empty string), not NULL: unique constraints
 treat NULLs as distinct on most databases, so NULL ids would let duplicate identities in.
+
+SlackOAuthState holds the OAuth states of installs in progress (the OAuth state store's table).
 """
 
-from django.db import models
+from asgiref.sync import sync_to_async
+from django.db import connections, models, router, transaction
+from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
 
-from .fields import InstantField, SlackIdField, TokenField
+from . import crypto
+from .fields import UTC, InstantField, SlackIdField, TokenField
 
 NO_ID = ""
 
@@ -22,6 +27,81 @@ class SlackRecordQuerySet(models.QuerySet):
             client_id=client_id, enterprise_id=enterprise_id or NO_ID, team_id=team_id or NO_ID
         )
 
+    def prune_history(self, keep: int, *, batch_size: int = 1000, dry_run: bool = False):
+        """Delete these rows' history beyond the `keep` latest of each group: `manage.py slack_store_cleanup`.
+
+        Never deletes a row a find returns: each user's latest installation (the workspace's latest is one
+        of them) and the bot `find_bot` serves stay whatever `keep` is, so pruning changes no answer of the
+        store. Groups and what "latest" means are the subclasses' `_history_beyond()`. Deletes at most
+        `batch_size` rows per transaction, walking by primary key, and yields how many each batch deleted
+        (with `dry_run`, would delete: nothing is written). Each batch re-checks its rows under lock, so a
+        concurrent save that makes an old bot the served one (a token rotation) keeps it.
+        """
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise ValueError(f"keep must be an int >= 0, not {keep!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, not {batch_size!r}")
+        db = self._db or router.db_for_write(self.model)
+        prunable = (
+            self.using(db).filter(self._history_beyond(keep)).order_by("pk").values_list("pk", flat=True)
+        )
+        last_pk = None
+        while True:
+            with transaction.atomic(using=db):
+                batch = prunable if last_pk is None else prunable.filter(pk__gt=last_pk)
+                pks = list((batch if dry_run else batch.select_for_update())[:batch_size])
+                if pks and not dry_run:
+                    self.model._base_manager.using(db).filter(pk__in=pks).delete()
+            if not pks:
+                return
+            last_pk = pks[-1]
+            yield len(pks)
+
+    def _same_key(self):
+        return {name: OuterRef(name) for name in ("client_id", "enterprise_id", "team_id")}
+
+    def reencrypt_tokens(self, *, batch_size: int = 500, dry_run: bool = False):
+        """Re-encrypt the token columns of these rows with the first key: `manage.py slack_store_rotate_keys`.
+
+        Walks the rows by primary key, `batch_size` at a time, each batch in one transaction, and yields
+        `(rows checked, rows re-encrypted)` per batch. Rows already encrypted with the first key are skipped,
+        so an interrupted run resumes by running again; legacy plaintext tokens get encrypted. A row is
+        rewritten in one UPDATE with a value the current keys decrypt: none is unreadable at any moment. The
+        batch's rows are locked (where the database can), so a concurrent save (a Slack token rotation) is
+        not overwritten with the old token. A token no key decrypts raises TokenDecryptionError naming the
+        row, before its batch writes anything. Only the token columns are written (`updated_at` decides
+        which bot is served, so it must not move).
+        """
+        model, db = self.model, self._db or router.db_for_write(self.model)
+        columns = [field.name for field in model._meta.concrete_fields if isinstance(field, TokenField)]
+        # The stored form as it is, read through a plain TextField: not decrypted by TokenField.
+        stored_columns = {
+            f"stored_{name}": ExpressionWrapper(F(name), output_field=models.TextField()) for name in columns
+        }
+        rows = self.using(db).order_by("pk").annotate(**stored_columns).values_list("pk", *stored_columns)
+        last_pk = None
+        while True:
+            with transaction.atomic(using=db):
+                batch = rows if last_pk is None else rows.filter(pk__gt=last_pk)
+                batch = list((batch if dry_run else batch.select_for_update())[:batch_size])
+                stale = []
+                for pk, *stored in batch:
+                    if all(not value or crypto.is_current(value) for value in stored):
+                        continue
+                    tokens = zip(columns, stored, strict=True)
+                    plaintext = {name: _decrypt(value, model, name, pk) for name, value in tokens}
+                    stale.append(model(pk=pk, **plaintext))
+                if stale and not dry_run:
+                    model._base_manager.using(db).bulk_update(stale, columns)
+            if not batch:
+                return
+            last_pk = batch[-1][0]
+            yield len(batch), len(stale)
+
+
+def _decrypt(stored, model, field_name, pk):
+    return crypto.decrypt(stored, model=model, field_name=field_name, pk=pk) if stored else stored
+
 
 class SlackInstallationQuerySet(SlackRecordQuerySet):
     def for_workspace(self, client_id, enterprise_id, team_id, user_id=None):
@@ -32,11 +112,35 @@ class SlackInstallationQuerySet(SlackRecordQuerySet):
     def latest_first(self):
         return self.order_by("-installed_at", "-id")
 
+    def _history_beyond(self, keep):
+        """Rows with at least `keep` (and at least one) newer installations by the same user: each user's
+        `keep` latest stay. `installed_at` is unique per user (the identity): "newer" needs no tie-break."""
+        newer = self.model._base_manager.filter(
+            **self._same_key(), user_id=OuterRef("user_id"), installed_at__gt=OuterRef("installed_at")
+        )
+        return Exists(newer.order_by().values("pk")[max(keep, 1) - 1 :])
+
 
 class SlackBotQuerySet(SlackRecordQuerySet):
     def freshest_first(self):
         """The bot whose credentials were written last comes first: that is the one served."""
         return self.order_by("-updated_at", "-id")
+
+    def _history_beyond(self, keep):
+        """Bots that are not the one served (a fresher one exists, in `freshest_first()` order) and, with
+        `keep`, have at least `keep` newer installs in their workspace: the `keep` latest by `installed_at`
+        stay, and the served bot too, even when it is older (an old install whose token was rotated)."""
+        fresher = self.model._base_manager.filter(**self._same_key()).filter(
+            Q(updated_at__gt=OuterRef("updated_at"))
+            | Q(updated_at=OuterRef("updated_at"), pk__gt=OuterRef("pk"))
+        )
+        condition = Q(Exists(fresher))
+        if keep:
+            newer = self.model._base_manager.filter(
+                **self._same_key(), installed_at__gt=OuterRef("installed_at")
+            )
+            condition &= Q(Exists(newer.order_by().values("pk")[keep - 1 :]))
+        return condition
 
 
 class SlackRecord(models.Model):
@@ -83,6 +187,8 @@ class SlackInstallation(SlackRecord):
 
     class Meta:
         verbose_name = "Slack installation"
+        # The admin's "Revoke" action (auth.revoke at Slack, then delete): not implied by "delete".
+        permissions = [("revoke_slackinstallation", "Can revoke Slack installation")]
         constraints = [
             models.UniqueConstraint(fields=INSTALLATION_IDENTITY, name="dss_installation_identity"),
         ]
@@ -112,6 +218,7 @@ class SlackBot(SlackRecord):
 
     class Meta:
         verbose_name = "Slack bot"
+        permissions = [("revoke_slackbot", "Can revoke Slack bot")]
         constraints = [
             models.UniqueConstraint(fields=BOT_IDENTITY, name="dss_bot_identity"),
         ]
@@ -123,3 +230,72 @@ class SlackBot(SlackRecord):
 
     def __str__(self):
         return f"bot {self.bot_user_id or self.bot_id or '?'} in {self._place()}"
+
+
+class SlackOAuthStateManager(models.Manager):
+    """The two writes of the OAuth state store: consume one state, purge expired ones."""
+
+    def consume(self, digest: str, now) -> bool:
+        """Delete the state with this digest if it expires after `now`; True when this call deleted it.
+
+        One DELETE whose row count is the answer, so of two concurrent consumes the database lets exactly one
+        succeed. Plain SQL rather than `QuerySet.delete()`, which turns into a SELECT and a DELETE as soon as
+        any project connects a pre_delete or post_delete receiver: the guarantee must not depend on that.
+        """
+        db = self._db or router.db_for_write(self.model)
+        connection = connections[db]
+        opts = self.model._meta
+        digest_column, expires_at = opts.get_field("digest").column, opts.get_field("expires_at")
+        quote = connection.ops.quote_name
+        sql = (
+            f"DELETE FROM {quote(opts.db_table)} "
+            f"WHERE {quote(digest_column)} = %s AND {quote(expires_at.column)} > %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [digest, expires_at.get_db_prep_value(now, connection)])
+            return cursor.rowcount > 0
+
+    def purge_expired(self, now, limit: int | None = None) -> int:
+        """Delete states expired at `now` (at most `limit` of them, oldest first); returns how many.
+
+        With a limit it is two short statements served by the expiry index: select the ids, delete them.
+        (One `DELETE ... LIMIT` is not portable: MySQL and MariaDB refuse LIMIT in a subquery, SQLite
+        usually lacks `DELETE ... LIMIT`.)
+        """
+        db = self._db or router.db_for_write(self.model)
+        expired = self.using(db).filter(expires_at__lte=now)
+        if limit is not None:
+            ids = list(expired.order_by("expires_at").values_list("pk", flat=True)[:limit])
+            if not ids:
+                return 0
+            expired = expired.filter(pk__in=ids)
+        deleted, _ = expired.delete()
+        return deleted
+
+    async def apurge_expired(self, now, limit: int | None = None) -> int:
+        return await sync_to_async(self.purge_expired)(now, limit)
+
+
+class SlackOAuthState(models.Model):
+    """An OAuth `state` handed to a browser at the start of an install, until it comes back or expires.
+
+    Only the SHA-256 digest of the state is stored: whoever reads the table (a backup, a replica) cannot
+    finish someone else's install with it. The state is 256 random bits, so an unkeyed hash is enough.
+    """
+
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the state, in hex.")
+    expires_at = InstantField(help_text="The state is valid strictly before this instant.")
+
+    objects = SlackOAuthStateManager()
+
+    class Meta:
+        verbose_name = "Slack OAuth state"
+        indexes = [
+            # The purge: the oldest expired states first.
+            models.Index(fields=["expires_at"], name="dss_oauth_state_expiry"),
+        ]
+
+    def __str__(self):
+        # Neither the state nor its digest: the row is identified by its id.
+        expires = f"{self.expires_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if self.expires_at else "?"
+        return f"OAuth state #{self.pk}, expires {expires}"

@@ -6,23 +6,28 @@ QuerySets. Async methods use the ORM's `a`-methods, or run the one sync method t
 in a thread with `sync_to_async` (as Django's database session backend does), so they never block the loop.
 """
 
+import collections
 import datetime
 import functools
 import json
 import logging
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router, transaction
 from django.db.models import Subquery
+from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
 from . import signals
-from .fields import UTC, InstantField, SlackIdField, TokenField
+from .conf import store_settings
+from .crypto import TokenDecryptionError
+from .fields import UTC, InstantField, SlackIdField, TokenField, UndecryptableToken
 from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation
+from .oauth_state import DjangoOAuthStateStore  # noqa: F401  (public API: django_slack_store.stores)
 
 # find_installation() takes these from the bot find_bot() serves, never from a stale copy.
 BOT_FIELDS = ("bot_id", "bot_user_id", "bot_token", "bot_scopes", "bot_refresh_token", "bot_token_expires_at")
@@ -36,6 +41,17 @@ SLACK_ID = re.compile(r"[A-Za-z0-9._-]*\Z")
 TOKEN_MAX_LENGTH = 4096  # Slack tokens are a few hundred characters; anything longer is not a token.
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second every backend can hold.
 BIGINT = range(-(2**63), 2**63)
+JSON_MAX_DEPTH = 31  # MariaDB's JSON_VALID (the JSON column's check) refuses 32 levels of arrays/objects
+# PostgreSQL's jsonb keeps numbers as decimals and prints them without exponent: a float from 1e16 up
+# (repr "1e+16") reads back as an int, and unequal unless its shortest repr is exact (1e23 is not).
+JSON_MAX_FLOAT = 1e16
+
+
+class PrunedHistory(NamedTuple):
+    """What `prune_history()` deleted (or, in a dry run, would delete): rows of each table."""
+
+    installations: int
+    bots: int
 
 
 class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
@@ -59,7 +75,11 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         return self._logger or logging.getLogger(__name__)
 
     # -- writes: each is one sync method holding its transaction; the async twins run it in a thread --------
+    #
+    # Every method that holds a plaintext token is marked with `sensitive_variables`, so Django's error
+    # reports hide its variables (and, for sync ones, those of everything it calls).
 
+    @sensitive_variables()
     def save(self, installation: Installation) -> None:
         if not isinstance(installation, Installation):
             raise TypeError(
@@ -67,17 +87,20 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
             )
         row = self._row_values(self.installation_model, installation)
         bot_row = self._row_values(self.bot_model, installation) if installation.bot_token else None
+        bot = installation.to_bot() if bot_row else None  # before any write: slack_sdk may refuse it
         with transaction.atomic(using=self._db()):
             self._upsert(self.installation_model, INSTALLATION_IDENTITY, row, keep_when_empty=USER_FIELDS)
             self._send_on_commit(signals.installation_saved, installation=installation)
             if bot_row:
                 self._upsert(self.bot_model, BOT_IDENTITY, bot_row)
-                self._send_on_commit(signals.bot_saved, bot=installation.to_bot())
+                self._send_on_commit(signals.bot_saved, bot=bot)
         self.logger.debug("Saved the installation of %s", _describe(row))
 
+    @sensitive_variables()
     async def async_save(self, installation: Installation) -> None:
         await sync_to_async(self.save)(installation)
 
+    @sensitive_variables()
     def save_bot(self, bot: Bot) -> None:
         if not isinstance(bot, Bot):
             raise TypeError(f"bot must be a slack_sdk Bot, not {type(bot).__name__}")
@@ -87,6 +110,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
             self._send_on_commit(signals.bot_saved, bot=bot)
         self.logger.debug("Saved the bot of %s", _describe(row))
 
+    @sensitive_variables()
     async def async_save_bot(self, bot: Bot) -> None:
         await sync_to_async(self.save_bot)(bot)
 
@@ -150,6 +174,47 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         await sync_to_async(self.delete_all)(
             enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
         )
+
+    # Row deletes (beyond slack_sdk's API): exactly the rows given, as model instances read earlier (say, the
+    # admin's selection), rather than every row of a key. A row rewritten since it was read (a token
+    # rotation saved in place) is kept: it no longer holds what the caller checked or revoked. One
+    # transaction; the deletion signal is sent once per key that lost rows. Rows of another client_id are
+    # left alone. Returns how many rows were deleted.
+
+    def delete_installation_rows(self, rows: Iterable[SlackInstallation]) -> int:
+        keys = ("enterprise_id", "team_id", "user_id")
+        return self._delete_rows(self.installation_model, rows, signals.installation_deleted, keys)
+
+    async def async_delete_installation_rows(self, rows: Iterable[SlackInstallation]) -> int:
+        return await sync_to_async(self.delete_installation_rows)(rows)
+
+    def delete_bot_rows(self, rows: Iterable[SlackBot]) -> int:
+        return self._delete_rows(self.bot_model, rows, signals.bot_deleted, ("enterprise_id", "team_id"))
+
+    async def async_delete_bot_rows(self, rows: Iterable[SlackBot]) -> int:
+        return await sync_to_async(self.delete_bot_rows)(rows)
+
+    def _delete_rows(self, model, rows, signal, key_names) -> int:
+        read_at = {}
+        for row in rows:
+            if not isinstance(row, model):
+                raise TypeError(f"rows must be {model.__name__} instances, not {type(row).__name__}")
+            read_at[row.pk] = row.updated_at
+        if not read_at:
+            return 0
+        with transaction.atomic(using=self._db()):
+            # Locked (where the database can) so that no save slips in between this check and the delete.
+            current = model.objects.filter(client_id=self.client_id, pk__in=read_at).select_for_update()
+            unchanged = {
+                pk: tuple(key)
+                for pk, updated_at, *key in current.values_list("pk", "updated_at", *key_names)
+                if updated_at == read_at[pk]
+            }
+            if unchanged:
+                model.objects.filter(pk__in=unchanged).delete()
+            for key, count in collections.Counter(unchanged.values()).items():
+                self._deleted(signal, count, **dict(zip(key_names, key, strict=True)))
+        return len(unchanged)
 
     # -- Slack's lifecycle events (wired to Bolt by django_slack_store.bolt) ----------------------------
     #
@@ -218,6 +283,36 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
             enterprise_id=enterprise_id, team_id=team_id, user_ids=user_ids, bot=bot, event_time=event_time
         )
 
+    # -- housekeeping (manage.py slack_store_cleanup) ---------------------------------------------------
+
+    def prune_history(
+        self, keep: int | None = None, *, batch_size: int = 1000, dry_run: bool = False
+    ) -> PrunedHistory:
+        """Delete this app's installation and bot history beyond the `keep` latest rows: each user's
+        installations, each workspace's bots (default DJANGO_SLACK_STORE["HISTORY_KEEP"]; None keeps all).
+
+        The rows finds return are never deleted, so no answer of the store changes, and no signal is sent
+        (the deletion signals mean a key lost its installation). At most `batch_size` rows per transaction;
+        with `dry_run`, counts what would go and deletes nothing. Returns the counts.
+        """
+        keep = store_settings.HISTORY_KEEP if keep is None else keep
+        if keep is None:
+            return PrunedHistory(0, 0)
+        pruned = [
+            sum(
+                model.objects.filter(client_id=self.client_id).prune_history(
+                    keep, batch_size=batch_size, dry_run=dry_run
+                )
+            )
+            for model in (self.installation_model, self.bot_model)
+        ]
+        return PrunedHistory(*pruned)
+
+    async def async_prune_history(
+        self, keep: int | None = None, *, batch_size: int = 1000, dry_run: bool = False
+    ) -> PrunedHistory:
+        return await sync_to_async(self.prune_history)(keep, batch_size=batch_size, dry_run=dry_run)
+
     # -- signals --------------------------------------------------------------------------------------
 
     def _deleted(self, signal, count, **key):
@@ -241,7 +336,13 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         transaction.on_commit(send, using=self._db())
 
     # -- reads: the hot path, one query each ----------------------------------------------------------
+    #
+    # Tokens are decrypted as the row is read (TokenField), so only the one row returned is decrypted. A
+    # token no configured key decrypts raises TokenDecryptionError naming the row when the row is turned
+    # into a slack_sdk object. The async twins run the sync method in a thread (as `afirst()` would run
+    # `first()`), so Django's error reports hide that thread's variables too (`sensitive_variables`).
 
+    @sensitive_variables()
     def find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
@@ -250,10 +351,11 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     async def async_find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
-        return self._bot_from_row(
-            await self._live_bots(enterprise_id, team_id, is_enterprise_install).afirst()
+        return await sync_to_async(self.find_bot)(
+            enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
         )
 
+    @sensitive_variables()
     def find_installation(
         self,
         *,
@@ -262,8 +364,15 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        rows = self._latest_installations(enterprise_id, team_id, user_id, is_enterprise_install)
-        return self._installation_from_row(rows.first())
+        row = self._latest_installations(enterprise_id, team_id, user_id, is_enterprise_install).first()
+        try:
+            return self._installation_from_row(row)
+        except TokenDecryptionError as error:
+            if error.pk is None:
+                # A column of the live bot, read through a subquery: look its row up (this path only).
+                live_bot = self._live_bots(enterprise_id, team_id, is_enterprise_install)
+                error.pk = live_bot.values_list("pk", flat=True).first()
+            raise
 
     async def async_find_installation(
         self,
@@ -273,8 +382,12 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        rows = self._latest_installations(enterprise_id, team_id, user_id, is_enterprise_install)
-        return self._installation_from_row(await rows.afirst())
+        return await sync_to_async(self.find_installation)(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            is_enterprise_install=is_enterprise_install,
+        )
 
     # -- queries --------------------------------------------------------------------------------------
 
@@ -321,6 +434,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
     # -- translation ----------------------------------------------------------------------------------
 
+    @sensitive_variables()
     def _row_values(self, model, obj) -> dict[str, Any]:
         """Column values for `obj`, validated before any write; bad input raises naming the field."""
         values = {field.name: _clean(field, getattr(obj, field.name, None)) for field in _slack_fields(model)}
@@ -336,9 +450,11 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         values["updated_at"] = datetime.datetime.now(UTC)
         return values
 
+    @sensitive_variables()
     def _bot_from_row(self, row) -> Bot | None:
         return None if row is None else Bot(**_slack_kwargs(self.bot_model, row))
 
+    @sensitive_variables()
     def _installation_from_row(self, row) -> Installation | None:
         if row is None:
             return None
@@ -355,7 +471,10 @@ def _slack_fields(model) -> tuple[models.Field, ...]:
 
 def _slack_kwargs(model, row, extra_names=()) -> dict[str, Any]:
     kwargs = {field.name: getattr(row, field.name) for field in _slack_fields(model)}
-    kwargs.update((name, getattr(row, name)) for name in extra_names)
+    for name in extra_names:
+        value = kwargs[name] = getattr(row, name)
+        if isinstance(value, UndecryptableToken):
+            raise value.error()  # a subquery's column: the caller knows whose row it is
     for name in ("enterprise_id", "team_id", "user_id"):
         if name in kwargs:
             kwargs[name] = kwargs[name] or None
@@ -398,6 +517,8 @@ def _describe(values) -> str:
 
 def _clean(field, value):
     if isinstance(field, InstantField):
+        if not isinstance(value, float):  # slack_sdk's own type: its Bot() refuses even an int
+            raise ValueError(f"{field.name} must be a Unix timestamp (float), not {type(value).__name__}")
         return _clean_instant(field.name, value)
     if isinstance(field, models.BooleanField):
         return _clean_bool(field.name, value)
@@ -427,9 +548,19 @@ def _clean_text(field, value) -> str | None:
         raise ValueError(f"{name} is longer than {max_length} characters")
     if isinstance(field, SlackIdField) and not SLACK_ID.match(value):
         raise ValueError(f"{name} must be a Slack id (ASCII letters, digits, '.', '_' or '-')")
-    if "\x00" in value:
-        raise ValueError(f"{name} must not contain NUL characters")
+    _check_storable(name, value)
     return value
+
+
+def _check_storable(name, text: str) -> None:
+    """What no database column takes: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)."""
+    if "\x00" in text:
+        raise ValueError(f"{name} must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Not chained: the codec's message quotes the character and its position.
+        raise ValueError(f"{name} must be valid Unicode text (no lone surrogates)") from None
 
 
 def _clean_bool(name, value) -> bool:
@@ -463,8 +594,8 @@ def _clean_scopes(name, value) -> list[str]:
         value = value.split(",")  # slack_sdk accepts "a,b" too
     if not isinstance(value, (list, tuple)) or not all(isinstance(scope, str) for scope in value):
         raise ValueError(f"{name} must be a list of str")
-    if any("\x00" in scope for scope in value):
-        raise ValueError(f"{name} must not contain NUL characters")
+    for scope in value:
+        _check_storable(name, scope)
     return list(value)
 
 
@@ -473,25 +604,28 @@ def _clean_json(name, value) -> dict:
         return {}
     if not isinstance(value, dict):
         raise TypeError(f"{name} must be a dict, not {type(value).__name__}")
+    _check_json_storable(name, value)
     try:
         encoded = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as error:
         raise TypeError(f"{name} cannot be stored as JSON: {error}") from None
     if json.loads(encoded) != value:
         raise TypeError(f"{name} must read back from JSON unchanged (str keys, lists rather than tuples)")
-    if any("\x00" in text for text in _strings(value)):
-        raise ValueError(f"{name} must not contain NUL characters")  # PostgreSQL's jsonb refuses them
     return value
 
 
-def _strings(value):
-    """Every str in a JSON value, keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+def _check_json_storable(name, value) -> None:
+    """What some database's JSON column refuses or changes, checked without recursion (so at any depth,
+    cycles too): strings as in any text column, nesting deeper than MariaDB accepts, big floats."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _check_storable(name, item)
+        elif isinstance(item, (dict, list, tuple)):
+            if depth > JSON_MAX_DEPTH:
+                raise ValueError(f"{name} is nested more than {JSON_MAX_DEPTH} levels deep")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+        elif isinstance(item, float) and abs(item) >= JSON_MAX_FLOAT:
+            raise ValueError(f"{name} has a float of 1e16 or more, which PostgreSQL reads back as an int")

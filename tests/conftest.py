@@ -37,6 +37,13 @@ def fake_slack(monkeypatch):
         yield fake
 
 
+@pytest.fixture
+def slack(fake_slack, settings):
+    """`fake_slack`, with the app's own Web API calls (the admin's auth.revoke) pointed at it."""
+    settings.DJANGO_SLACK_STORE = {"SLACK_API_URL": fake_slack.base_url}
+    return fake_slack
+
+
 SIGNALS = [
     "installation_saved",
     "bot_saved",

@@ -58,6 +58,28 @@ class TokenRefresh:
     token_type: str
 
 
+@dataclass(frozen=True)
+class OAuthGrant:
+    """What `oauth.v2.access` hands out for one authorization `code`: a workspace install of app `client_id`
+    by `user_id`, with a bot token and, when `user_token` is set, the installer's user token. With
+    `bot_refresh_token` (an app with token rotation on) the bot token expires in `bot_expires_in` seconds;
+    make the refresh token exchangeable with `add_refresh_token`."""
+
+    client_id: str
+    team_id: str
+    user_id: str
+    bot_token: str
+    bot_id: str
+    bot_user_id: str
+    team_name: str = "Test Team"
+    app_id: str = "A0TESTAPP"
+    bot_scopes: tuple[str, ...] = ("app_mentions:read", "chat:write")
+    user_token: str | None = None
+    user_scopes: tuple[str, ...] = ()
+    bot_refresh_token: str | None = None
+    bot_expires_in: int = 43200
+
+
 Handler = Callable[[ApiCall], dict[str, Any]]
 
 
@@ -70,6 +92,8 @@ class FakeSlack:
         self._tokens: dict[str, TokenOwner] = {}
         self._revoked: set[str] = set()
         self._refreshes: dict[str, TokenRefresh] = {}
+        self._codes: dict[str, OAuthGrant] = {}
+        self._errors: dict[tuple[str, str | None], tuple[str, int]] = {}
         self.handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "auth.revoke": self._auth_revoke,
@@ -139,9 +163,20 @@ class FakeSlack:
             refresh = TokenRefresh(access_token, next_refresh_token, expires_in, token_type)
             self._refreshes[refresh_token] = refresh
 
+    def add_oauth_code(self, code: str, grant: OAuthGrant) -> None:
+        """Make `code` exchangeable, once, for `grant` (its tokens become valid when it is exchanged)."""
+        with self._lock:
+            self._codes[code] = grant
+
     def is_revoked(self, token: str) -> bool:
         with self._lock:
             return token in self._revoked
+
+    def add_error(self, method: str, token: str | None, error: str, *, status: int = 200) -> None:
+        """Make every call of `method` with `token` fail with Slack's `error`, as HTTP `status` (Slack
+        answers `ratelimited` with 429)."""
+        with self._lock:
+            self._errors[(method, token)] = (error, status)
 
     # -- what Slack was asked -----------------------------------------------------------------------------
 
@@ -158,10 +193,18 @@ class FakeSlack:
         """Record `call` and answer it (the HTTP handler's entry point)."""
         with self._lock:
             self._calls.append(call)
+            if (call.method, call.token) in self._errors:
+                return {"ok": False, "error": self._errors[call.method, call.token][0]}
             handler = self.handlers.get(call.method)
             if handler is None:
                 return {"ok": False, "error": "unknown_method"}
             return handler(call)
+
+    def status_of(self, call: ApiCall) -> int:
+        """The HTTP status of the answer to `call`: 200, as Slack answers API errors, unless add_error()
+        said otherwise."""
+        with self._lock:
+            return self._errors.get((call.method, call.token), (None, 200))[1]
 
     # -- API methods --------------------------------------------------------------------------------------
 
@@ -219,9 +262,43 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_client_id"}
         if not call.params.get("client_secret"):
             return {"ok": False, "error": "bad_client_secret"}
-        if call.params.get("grant_type") != "refresh_token":
-            # Exchanging an OAuth `code` is not faked yet: add a handler when a test needs it.
+        if call.params.get("grant_type") == "refresh_token":
+            return self._refresh_token(call)
+        return self._exchange_code(call)
+
+    def _exchange_code(self, call: ApiCall) -> dict[str, Any]:
+        """An install: the authorization `code` Slack gave the browser, for the tokens (Slack's v2 shape)."""
+        grant = self._codes.get(call.params.get("code"))
+        if grant is None:
             return {"ok": False, "error": "invalid_code"}
+        if call.params["client_id"] != grant.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        del self._codes[call.params["code"]]  # a code is good for one exchange
+        self.add_token(grant.bot_token, team_id=grant.team_id, user_id=grant.bot_user_id, bot_id=grant.bot_id)
+        installer: dict[str, Any] = {"id": grant.user_id}
+        if grant.user_token:
+            self.add_token(grant.user_token, team_id=grant.team_id, user_id=grant.user_id)
+            installer.update(
+                scope=",".join(grant.user_scopes), access_token=grant.user_token, token_type="user"
+            )
+        rotation = {}
+        if grant.bot_refresh_token:
+            rotation = {"refresh_token": grant.bot_refresh_token, "expires_in": grant.bot_expires_in}
+        return {
+            "ok": True,
+            "app_id": grant.app_id,
+            "authed_user": installer,
+            "scope": ",".join(grant.bot_scopes),
+            "token_type": "bot",
+            "access_token": grant.bot_token,
+            "bot_user_id": grant.bot_user_id,
+            "team": {"id": grant.team_id, "name": grant.team_name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            **rotation,
+        }
+
+    def _refresh_token(self, call: ApiCall) -> dict[str, Any]:
         refresh = self._refreshes.get(call.params.get("refresh_token"))
         if refresh is None:
             return {"ok": False, "error": "invalid_refresh_token"}
@@ -270,7 +347,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         elif scheme.lower() == "basic":
             params.update(_client_credentials(credentials))
         call = ApiCall(method=url.path[len(API_PREFIX) :], token=token, params=params)
-        self._send(200, self.server.fake.handle(call))
+        payload = self.server.fake.handle(call)
+        self._send(self.server.fake.status_of(call), payload)
 
     def _send(self, status: int, payload: dict[str, Any]):
         data = json.dumps(payload).encode("utf-8")

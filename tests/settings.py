@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # The browser tests' live server serves the admin's CSS and JavaScript through it.
+    "django.contrib.staticfiles",
     "django_slack_store",
 ]
 

@@ -1,0 +1,62 @@
+"""`manage.py slack_store_rotate_keys`: re-encrypt every stored token with the first encryption key."""
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+from django.views.decorators.debug import sensitive_variables
+
+from ...crypto import TokenDecryptionError, check_keys
+from ...models import SlackBot, SlackInstallation
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt the tokens of every installation and bot with the first key of "
+        "DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] (legacy plaintext tokens get encrypted). Rows already on that "
+        "key are skipped, so an interrupted run is resumed by running it again. Deploy the new key list to "
+        "every process first: a process that does not know the first key cannot read what this writes."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=500,
+            help="Rows per transaction (default 500); each batch is committed before the next is read.",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count and check the rows to re-encrypt; write nothing."
+        )
+        parser.add_argument(
+            "--database", help="The database alias to work on (default: where the models are written)."
+        )
+
+    # The rows are decrypted in the frames below this one: error reports must not show them.
+    @sensitive_variables()
+    def handle(self, *, batch_size, dry_run, database, verbosity, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        try:
+            check_keys()
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
+        done = "would be re-encrypted" if dry_run else "re-encrypted"
+        total = 0
+        for model in (SlackInstallation, SlackBot):
+            rows = model.objects.using(database) if database else model.objects.all()
+            name = model._meta.object_name
+            try:
+                for number, (checked, changed) in enumerate(
+                    rows.reencrypt_tokens(batch_size=batch_size, dry_run=dry_run), start=1
+                ):
+                    total += changed
+                    if verbosity >= 1:
+                        self.stdout.write(
+                            f"{name}: batch {number}: {checked} row(s) checked, {changed} {done}"
+                        )
+            except TokenDecryptionError as error:
+                raise CommandError(
+                    f"{error} Earlier batches are committed; add the missing key back to ENCRYPTION_KEYS "
+                    "(after the first) and run the command again."
+                ) from None
+        summary = f"{total} row(s) {done}."
+        self.stdout.write(self.style.SUCCESS(f"Dry run, nothing written: {summary}" if dry_run else summary))

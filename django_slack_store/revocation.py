@@ -1,0 +1,85 @@
+"""Revoking tokens at Slack (`auth.revoke`), for the admin's "Revoke" action.
+
+One call per token through slack_sdk's `WebClient`, at `DJANGO_SLACK_STORE["SLACK_API_URL"]`. Every outcome
+is a `Revocation`, never an exception: one token's failure must not stop the others. Whether the token is
+dead at Slack afterwards decides whether its row may be deleted (docs/admin.md, "Failure policy").
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.views.decorators.debug import sensitive_variables
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from .conf import store_settings
+
+logger = logging.getLogger(__name__)
+
+# Slack's answers meaning the token does not work any more: revoked, uninstalled, deactivated, expired or
+# unknown. Revoking it again cannot succeed, and there is nothing left to revoke.
+ALREADY_INVALID = frozenset(
+    {"invalid_auth", "token_revoked", "account_inactive", "token_expired", "not_authed"}
+)
+
+# Seconds per call: an admin request revoking several rows must not hang on an unreachable Slack.
+TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What became of one token: `dead` when it no longer works at Slack (revoked now, or before), and a
+    description for operators that never contains the token."""
+
+    dead: bool
+    detail: str
+
+
+def client() -> WebClient:
+    return WebClient(base_url=store_settings.SLACK_API_URL, timeout=TIMEOUT)
+
+
+@sensitive_variables("token")
+def revoke(token: str, web_client: WebClient | None = None) -> Revocation:
+    """Call `auth.revoke` with `token`; a missing token is reported as nothing to revoke (dead)."""
+    if not token:
+        return Revocation(True, "no token to revoke")
+    web_client = web_client or client()
+    try:
+        response = web_client.auth_revoke(token=token)
+    except SlackApiError as error:
+        code, status = _error(error)
+        if code in ALREADY_INVALID:
+            return Revocation(True, f"already invalid at Slack: {code}")
+        if code:
+            return Revocation(False, f"Slack answered {code}")
+        return Revocation(False, f"unexpected answer from Slack (HTTP {status})")
+    except (SlackClientError, OSError) as error:  # OSError: urllib's URLError, timeouts, refused connections
+        return Revocation(False, f"could not reach Slack: {_reason(error)}")
+    except Exception:
+        # Whatever else breaks, the other tokens of the selection still get their turn.
+        logger.exception("auth.revoke failed unexpectedly")
+        return Revocation(False, "unexpected error (logged)")
+    if response.get("revoked") is not True:
+        # ok without revoked=true: Slack's dry run, or a proxy that did not pass the call on.
+        return Revocation(False, "Slack did not confirm the revocation")
+    return Revocation(True, "revoked")
+
+
+def _error(error: SlackApiError) -> tuple[str | None, int | None]:
+    """Slack's error code and the HTTP status. `response` is a SlackResponse, or a plain dict when the
+    body was not JSON."""
+    response = error.response
+    if isinstance(response, dict):
+        return None, response.get("status")
+    data = getattr(response, "data", None)
+    code = data.get("error") if isinstance(data, dict) else None
+    return (code if isinstance(code, str) else None), getattr(response, "status_code", None)
+
+
+def _reason(error: Exception) -> str:
+    # URLError keeps the OSError behind it in `reason`; neither holds the token (it travels in a header).
+    reason = getattr(error, "reason", None) or error
+    if isinstance(reason, str):
+        return reason
+    return getattr(reason, "strerror", None) or type(reason).__name__

@@ -1,0 +1,168 @@
+"""`manage.py demo_setup`: the demo's admin user and a handful of installations, unless they exist.
+
+`make demo` runs it after `migrate`. The installations go through DjangoInstallationStore.save(), as Bolt's
+OAuth flow saves them, under the app's SLACK_CLIENT_ID so the running app serves them. Every token is fake.
+"""
+
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from slack_sdk.oauth.installation_store import Installation
+
+from django_slack_store.stores import DjangoInstallationStore
+
+USERNAME = "admin"
+PASSWORD = "demo-password"  # published in the README: DEBUG only
+
+DAY = 24 * 3600
+BOT_SCOPES = ["app_mentions:read", "chat:write"]
+
+
+def demo_installations(now: float) -> list[tuple[str, Installation]]:
+    """(what it shows, installation) pairs; `now` places the install dates and token expiries."""
+    return [
+        (
+            "a workspace install with the installer's user token",
+            Installation(
+                app_id="A0DEMOAPP",
+                team_id="T0DEMOACME",
+                team_name="Acme Corp",
+                user_id="U0DEMOALICE",
+                user_token="xoxp-demo-acme-alice-user-token",
+                user_scopes=["search:read"],
+                bot_id="B0DEMOACME",
+                bot_user_id="U0DEMOACMEBOT",
+                bot_token="xoxb-demo-acme-bot-token",
+                bot_scopes=BOT_SCOPES,
+                installed_at=now - 45 * DAY,
+            ),
+        ),
+        (
+            "an org-wide install (Enterprise Grid): every workspace of the org",
+            Installation(
+                app_id="A0DEMOAPP",
+                enterprise_id="E0DEMOGLOBEX",
+                enterprise_name="Globex Corporation",
+                enterprise_url="https://globex-demo.enterprise.slack.com/",
+                is_enterprise_install=True,
+                user_id="U0DEMOHANK",
+                bot_id="B0DEMOGLOBEX",
+                bot_user_id="U0DEMOGLOBEXBOT",
+                bot_token="xoxb-demo-globex-org-bot-token",
+                bot_scopes=BOT_SCOPES,
+                installed_at=now - 30 * DAY,
+            ),
+        ),
+        (
+            "a workspace install inside the same org",
+            Installation(
+                app_id="A0DEMOAPP",
+                enterprise_id="E0DEMOGLOBEX",
+                enterprise_name="Globex Corporation",
+                team_id="T0DEMOGLOBEXHR",
+                team_name="Globex HR",
+                user_id="U0DEMOMARGE",
+                bot_id="B0DEMOGLOBEXHR",
+                bot_user_id="U0DEMOGLOBEXHRBOT",
+                bot_token="xoxb-demo-globex-hr-bot-token",
+                bot_scopes=BOT_SCOPES,
+                installed_at=now - 21 * DAY,
+            ),
+        ),
+        (
+            "a rotating bot token, valid for 12 more hours",
+            Installation(
+                app_id="A0DEMOAPP",
+                team_id="T0DEMOINITECH",
+                team_name="Initech",
+                user_id="U0DEMOPETER",
+                bot_id="B0DEMOINITECH",
+                bot_user_id="U0DEMOINITECHBOT",
+                bot_token="xoxe.xoxb-demo-initech-rotating-bot-token",
+                bot_refresh_token="xoxe-demo-initech-refresh-token",
+                bot_token_expires_at=int(now + 12 * 3600),
+                bot_scopes=BOT_SCOPES,
+                installed_at=now - 14 * DAY,
+            ),
+        ),
+        (
+            "a rotating bot token that expired (Bolt refreshes it on the next event)",
+            Installation(
+                app_id="A0DEMOAPP",
+                team_id="T0DEMOUMBRELLA",
+                team_name="Umbrella Corp",
+                user_id="U0DEMOALBERT",
+                bot_id="B0DEMOUMBRELLA",
+                bot_user_id="U0DEMOUMBRELLABOT",
+                bot_token="xoxe.xoxb-demo-umbrella-expired-bot-token",
+                bot_refresh_token="xoxe-demo-umbrella-refresh-token",
+                bot_token_expires_at=int(now - 2 * DAY),
+                bot_scopes=BOT_SCOPES,
+                installed_at=now - 60 * DAY,
+            ),
+        ),
+        (
+            "a user-only install: a user token and no bot",
+            Installation(
+                app_id="A0DEMOAPP",
+                team_id="T0DEMOHOOLI",
+                team_name="Hooli",
+                user_id="U0DEMOGAVIN",
+                user_token="xoxp-demo-hooli-gavin-user-token",
+                user_scopes=["search:read", "users:read"],
+                installed_at=now - 3 * DAY,
+            ),
+        ),
+    ]
+
+
+class Command(BaseCommand):
+    help = "Create the demo's admin user and demo Slack installations, unless they exist (DEBUG only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000", help="Where the demo is served, for the URLs printed."
+        )
+
+    def handle(self, *args, url, **options):
+        if not settings.DEBUG:
+            raise CommandError(
+                "demo_setup creates a superuser whose password is published; it runs only with DEBUG on "
+                "(DJANGO_DEBUG=1, as `make demo` sets)."
+            )
+        url = url.rstrip("/")
+        self.admin_user()
+        self.installations()
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS("Open:"))
+        for path, what in [
+            ("/admin/", f"the admin: log in as {USERNAME} / {PASSWORD}"),
+            ("/slack/install", 'Bolt\'s "Add to Slack" page (sets the OAuth state cookie)'),
+            ("/slack/events", "the Events API endpoint, for Slack's signed POSTs"),
+        ]:
+            self.stdout.write(f"  {url + path:<40} {what}")
+
+    def admin_user(self):
+        User = get_user_model()
+        if User.objects.filter(username=USERNAME).exists():
+            self.stdout.write(f"Admin user: {USERNAME} (exists: {PASSWORD}, unless you changed it)")
+            return
+        User.objects.create_superuser(USERNAME, f"{USERNAME}@example.com", PASSWORD)
+        self.stdout.write(f"Admin user: {USERNAME} / {PASSWORD} (created)")
+
+    def installations(self):
+        store = DjangoInstallationStore(client_id=settings.SLACK_CLIENT_ID)
+        self.stdout.write(f"Demo installations of Slack app {settings.SLACK_CLIENT_ID}:")
+        for what, installation in demo_installations(time.time()):
+            found = store.find_installation(
+                enterprise_id=installation.enterprise_id,
+                team_id=installation.team_id,
+                user_id=installation.user_id,
+                is_enterprise_install=installation.is_enterprise_install,
+            )
+            name = installation.team_name or installation.enterprise_name
+            if found is None:
+                store.save(installation)
+            self.stdout.write(f"  {'exists ' if found else 'created'}  {name}: {what}")

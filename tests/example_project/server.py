@@ -1,0 +1,154 @@
+"""The example project as a real server process (daphne) for end-to-end tests, and the ways to reach it:
+HTTP as Slack and a browser send it, and its database through `manage.py shell` in another process.
+"""
+
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+
+from slack_sdk.signature import SignatureVerifier
+
+REPO = Path(__file__).resolve().parents[2]
+# Port 0: daphne binds a free port and logs which, so no other process can take it in between.
+DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "0", "example_project.asgi:application"]
+
+# Environment variables that must not leak from the test run into the example's processes: our own
+# settings' inputs, and proxies (the fake Slack is on 127.0.0.1; slack_sdk ignores NO_PROXY).
+_PROXIES = {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"}
+_OURS = ("DJANGO_", "EXAMPLE_DB_", "SLACK_")
+
+
+def clean_environment(**variables: str) -> dict[str, str]:
+    """os.environ without proxies or variables the example reads, plus `variables`."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in _PROXIES and not name.startswith(_OURS)
+    }
+    env.update(PYTHONUNBUFFERED="1", **variables)
+    return env
+
+
+def run(args: list[str], *, env: dict[str, str], cwd: Path = REPO, timeout: float = 180) -> str:
+    """Run a command to completion; its output (stdout and stderr), or an AssertionError showing it."""
+    done = subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}"
+    return done.stdout
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Message
+    body: str
+
+
+# Prints the rows of one workspace as JSON: ids, tokens (decrypted by the model fields), expiry.
+_DUMP_ROWS = """
+import json
+from django_slack_store.models import SlackBot, SlackInstallation
+team_id = {team_id!r}
+installations = SlackInstallation.objects.filter(team_id=team_id).order_by("id")
+bots = SlackBot.objects.filter(team_id=team_id).order_by("id")
+print(json.dumps({{
+    "installations": list(installations.values("id", "user_id", "user_token")),
+    "bots": list(bots.values("id", "bot_token", "bot_refresh_token", "bot_token_expires_at")),
+}}))
+"""
+
+
+class ExampleServer:
+    """`python -m daphne ... example_project.asgi:application` on a port the OS picked, until `stop()`."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, *DAPHNE],
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            self.port = self._wait_until_listening(timeout=60)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_listening(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(r"Listening on TCP address 127\.0\.0\.1:(\d+)", self.output())
+            if found:
+                return int(found.group(1))
+            if self.process.poll() is not None:
+                raise AssertionError(f"daphne exited {self.process.returncode}:\n{self.output()}")
+            time.sleep(0.05)
+        raise AssertionError(f"daphne did not listen within {timeout} s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def output(self) -> str:
+        """Everything the server printed so far (its log, with the example's own logger)."""
+        return self.log_path.read_text(errors="replace")
+
+    # -- HTTP ---------------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, body: bytes = b"", headers: dict | None = None) -> Response:
+        # http.client: no proxy and no redirect following, every Set-Cookie header visible.
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body or None, headers=headers or {})
+            response = connection.getresponse()
+            return Response(response.status, response.headers, response.read().decode("utf-8"))
+        finally:
+            connection.close()
+
+    def get(self, path: str, *, cookie: str | None = None) -> Response:
+        return self.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+
+    def post_from_slack(self, request: tuple[str, str], *, signing_secret: str) -> Response:
+        """POST /slack/events as Slack does: `request` is (body, content type), signed a moment ago."""
+        body, content_type = request
+        timestamp = str(int(time.time()))
+        signature = SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature,
+        }
+        return self.request("POST", "/slack/events", body=body.encode("utf-8"), headers=headers)
+
+    # -- the database, as the example project sees it ------------------------------------------------------
+
+    def rows(self, team_id: str) -> dict:
+        """{"installations": [...], "bots": [...]} stored for `team_id`, read by a `manage.py shell`."""
+        code = _DUMP_ROWS.format(team_id=team_id)
+        output = run([sys.executable, "manage.py", "shell", "-c", code], env=self.env, timeout=60)
+        return json.loads(output.strip().splitlines()[-1])

@@ -1,0 +1,166 @@
+"""`manage.py slack_store_export`, and its JSON Lines imported back with `slack_store_import --jsonl`."""
+
+import io
+import json
+import stat
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from django_slack_store.models import SlackBot, SlackInstallation
+from django_slack_store.transfer import mask_token
+from tests.factories import BASE_TIME, InstallationFactory, rotated
+from tests.store_api import CLIENT_ID
+
+TOKENS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+LOOKUPS = [
+    {"enterprise_id": "E0GRID", "team_id": "T0FULL"},
+    {"enterprise_id": "E0GRID", "team_id": "T0FULL", "user_id": "U0FULL"},
+    {"enterprise_id": None, "team_id": "T0ROT"},
+    {"enterprise_id": None, "team_id": "T0ROT", "user_id": "U0OLD"},
+    {"enterprise_id": "E0ORG", "team_id": None, "is_enterprise_install": True},
+    {"enterprise_id": None, "team_id": "T0USER"},
+]
+
+
+def fill(store):
+    """Every field set; a rotated older bot (served, though not the latest installed); an org; a user-only
+    install without a bot; a second Slack app."""
+    store.save(InstallationFactory(complete=True, team_id="T0FULL", user_id="U0FULL"))
+    old = InstallationFactory(team_id="T0ROT", user_id="U0OLD", installed_at=BASE_TIME, rotating=True)
+    store.save(old)
+    store.save(InstallationFactory(team_id="T0ROT", user_id="U0NEW", installed_at=BASE_TIME + 60))
+    store.save_bot(rotated(old.to_bot(), bot_token="xoxb-test-rotated-old-bot"))
+    store.save(InstallationFactory(org_wide=True))
+    store.save(InstallationFactory(team_id="T0USER", bot_token=None, bot_id=None, bot_user_id=None))
+
+
+def answers(store):
+    found = []
+    for lookup in LOOKUPS:
+        installation = store.find_installation(**lookup)
+        bot = store.find_bot(**{key: value for key, value in lookup.items() if key != "user_id"})
+        found.append((vars(installation), bot and vars(bot)))
+    return found
+
+
+def export(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("slack_store_export", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def lines(text):
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_tokens_are_masked_by_default(api):
+    fill(api)
+    other = api.with_client_id("9999.8888")
+    other.save(InstallationFactory(team_id="T0OTHER"))
+    out, err = export()
+
+    records = lines(out)
+    assert [record["type"] for record in records] == ["installation"] * 6 + ["bot"] * 5
+    assert "Exported 6 installation(s) and 5 bot(s), tokens masked." in err  # not mixed with the lines
+    assert "xoxb-test" not in out and "xoxp-test" not in out and "xoxe-test" not in out
+    full = next(record for record in records if record["type"] == "bot" and record["team_id"] == "T0FULL")
+    stored = SlackBot.objects.get(team_id="T0FULL")
+    assert full["bot_token"] == f"xoxb-…{stored.bot_token[-4:]}" == mask_token(stored.bot_token)
+    assert full["bot_refresh_token"].startswith("xoxe-…")
+    assert full["custom_values"] == InstallationFactory(complete=True).custom_values
+    assert full["client_id"] == CLIENT_ID and full["enterprise_id"] == "E0GRID"
+    org = next(record for record in records if record.get("is_enterprise_install"))
+    assert org["team_id"] is None and type(org["installed_at"]) is float and type(org["updated_at"]) is float
+
+
+@pytest.mark.parametrize(
+    ("token", "masked"),
+    [("xoxb-1234-5678-abcdefgh", "xoxb-…efgh"), ("xoxb-12345", "…"), ("no-dash-but-long-enough", "no-…ough")],
+)
+def test_masks_show_the_kind_and_the_end_of_long_tokens_only(token, masked):
+    assert mask_token(token) == masked
+
+
+def test_an_export_with_tokens_imports_back_to_the_same_answers(api, tmp_path):
+    fill(api)
+    before = answers(api)
+    path = tmp_path / "export.jsonl"
+
+    out, _ = export("--include-tokens", "--output", str(path))
+
+    assert "Exported 5 installation(s) and 4 bot(s) to" in out and "with tokens" in out
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # as secret as the tokens
+    assert "xoxb-test-rotated-old-bot" in path.read_text()
+    SlackInstallation.objects.all().delete()
+    SlackBot.objects.all().delete()
+
+    result = io.StringIO()
+    call_command("slack_store_import", "--jsonl", str(path), stdout=result)
+
+    assert answers(api) == before
+    assert (
+        "Verified: the latest installation and the served bot of each of 4 workspace(s)" in result.getvalue()
+    )
+    # The rotated older bot is still the one served: bots are written back in their updated_at order.
+    assert api.find_bot(enterprise_id=None, team_id="T0ROT").bot_token == "xoxb-test-rotated-old-bot"
+
+
+def test_export_then_import_through_a_pipe(api):
+    fill(api)
+    before = answers(api)
+    out, _ = export("--include-tokens")
+    SlackInstallation.objects.all().delete()
+    SlackBot.objects.all().delete()
+    call_command("slack_store_import", "--jsonl", "-", stdin=io.StringIO(out), stdout=io.StringIO())
+    assert answers(api) == before
+    # A second run finds everything already here.
+    result = io.StringIO()
+    call_command("slack_store_import", "--jsonl", "-", stdin=io.StringIO(out), stdout=result)
+    assert (
+        "installations 0 new, 0 updated, 5 unchanged; bots 0 new, 0 updated, 4 unchanged" in result.getvalue()
+    )
+
+
+def test_masked_tokens_are_never_imported(api, tmp_path):
+    fill(api)
+    path = tmp_path / "masked.jsonl"
+    export("--output", str(path))
+    SlackInstallation.objects.all().delete()
+    SlackBot.objects.all().delete()
+
+    with pytest.raises(CommandError, match="line 1: user_token is masked: the export was made without"):
+        call_command("slack_store_import", "--jsonl", str(path), stdout=io.StringIO())
+    assert (SlackInstallation.objects.count(), SlackBot.objects.count()) == (0, 0)
+
+
+def test_client_id_selects_one_app(api):
+    fill(api)
+    api.with_client_id("9999.8888").save(InstallationFactory(team_id="T0OTHER"))
+    out, _ = export("--client-id", "9999.8888")
+    assert [(record["client_id"], record["team_id"]) for record in lines(out)] == [
+        ("9999.8888", "T0OTHER")
+    ] * 2
+
+
+def test_a_failed_export_leaves_no_file(api, tmp_path, monkeypatch):
+    fill(api)
+    path = tmp_path / "export.jsonl"
+    path.write_text("the previous export\n")
+
+    def broken(**kwargs):
+        yield {"type": "installation"}
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("django_slack_store.management.commands.slack_store_export.export_records", broken)
+    with pytest.raises(RuntimeError):
+        export("--output", str(path))
+    assert path.read_text() == "the previous export\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["export.jsonl"]
+
+
+def test_bad_arguments(db, tmp_path):
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        export("--batch-size", "0")
+    with pytest.raises(CommandError, match="Cannot write"):
+        export("--output", str(tmp_path / "missing" / "export.jsonl"))
