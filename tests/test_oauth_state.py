@@ -3,16 +3,13 @@
 Time is the store's `clock`, set here to the microsecond; concurrency is real threads on a database server.
 """
 
-import asyncio
 import datetime
 import hashlib
 import logging
 import secrets
-import threading
 
 import pytest
-from asgiref.sync import async_to_sync
-from django.db import connection, connections, transaction
+from django.db import connection
 from slack_sdk.oauth.state_store import OAuthStateStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
@@ -21,7 +18,7 @@ from django_slack_store.fields import UTC
 from django_slack_store.models import SlackOAuthState
 from django_slack_store.oauth_state import DjangoOAuthStateStore
 from tests.store_api import StoreAPI
-from tests.test_transactions import in_threads, needs_server_database
+from tests.test_transactions import in_threads, needs_server_database, run_while_rows_locked
 
 EXPIRATION = 600
 # Instants as integer microseconds, so the edges below are exact: one with microseconds, one whole second
@@ -320,37 +317,12 @@ def test_concurrent_consumes_of_one_state_let_exactly_one_through(mode):
 @needs_server_database
 @pytest.mark.django_db(transaction=True)
 def test_an_async_consume_waiting_on_the_database_leaves_the_event_loop_free():
-    """While async_consume waits for a row lock held by another connection, the loop keeps running."""
     store = DjangoOAuthStateStore(EXPIRATION)
     state = store.issue()
-    locked, release = threading.Event(), threading.Event()
 
-    def hold_lock():
-        with transaction.atomic():
-            SlackOAuthState.objects.select_for_update().get()
-            locked.set()
-            release.wait(timeout=5)
-        connections.close_all()
+    consumed, loop_was_free = run_while_rows_locked(
+        SlackOAuthState.objects.all(), lambda: store.async_consume(state)
+    )
 
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    assert locked.wait(timeout=10)
-
-    async def consume_while_ticking():
-        async def tick():
-            for _ in range(5):
-                await asyncio.sleep(0.01)
-            release.set()  # lets the consume through
-
-        ticker = asyncio.create_task(tick())
-        consumed = await store.async_consume(state)
-        # Had the consume blocked the loop, the ticker could not have run: the holder's timeout would have
-        # released the lock instead, and the ticker would still be pending here.
-        return consumed, ticker.done()
-
-    try:
-        assert async_to_sync(consume_while_ticking)() == (True, True)
-    finally:
-        release.set()
-        holder.join()
+    assert (consumed, loop_was_free) == (True, True)
     assert not SlackOAuthState.objects.exists()

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection, connections, transaction
 
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
@@ -155,20 +155,18 @@ def test_concurrent_installs_are_all_kept_and_the_latest_found():
     assert found.user_id == installations[-1].user_id
 
 
-@needs_server_database
-@pytest.mark.django_db(transaction=True)
-def test_an_async_save_waiting_on_the_database_leaves_the_event_loop_free():
-    """While async_save waits for a row lock held by another connection, the loop keeps running."""
-    installation = InstallationFactory(team_id="T0LOOP")
-    store = DjangoInstallationStore(client_id=CLIENT_ID)
-    store.save(installation)
+def run_while_rows_locked(locked_rows, make_coroutine):
+    """Await `make_coroutine()` while another connection holds a lock on `locked_rows`.
+
+    Returns (its result, whether the event loop stayed free). A ticker on the loop releases the lock after
+    a few ticks; had the awaited call blocked the loop, the ticker could not have run, the holder's timeout
+    would have released the lock instead, and the ticker would still be pending when the call returns.
+    """
     locked, release = threading.Event(), threading.Event()
 
     def hold_lock():
-        from django.db import transaction
-
         with transaction.atomic():
-            SlackInstallation.objects.select_for_update().get(team_id="T0LOOP")
+            list(locked_rows.select_for_update())
             locked.set()
             release.wait(timeout=5)
         connections.close_all()
@@ -177,21 +175,34 @@ def test_an_async_save_waiting_on_the_database_leaves_the_event_loop_free():
     holder.start()
     assert locked.wait(timeout=10)
 
-    async def save_while_ticking():
+    async def run_while_ticking():
         async def tick():
             for _ in range(5):
                 await asyncio.sleep(0.01)
-            release.set()  # lets the save through
+            release.set()
 
         ticker = asyncio.create_task(tick())
-        await store.async_save(rotated(installation, bot_token="xoxb-test-after-lock"))
-        # Had the save blocked the loop, the ticker could not have run: the lock would have been released
-        # by the holder's timeout instead, and the ticker would still be pending here.
-        return ticker.done()
+        result = await make_coroutine()
+        return result, ticker.done()
 
     try:
-        assert async_to_sync(save_while_ticking)()
+        return async_to_sync(run_while_ticking)()
     finally:
         release.set()
         holder.join()
+
+
+@needs_server_database
+@pytest.mark.django_db(transaction=True)
+def test_an_async_save_waiting_on_the_database_leaves_the_event_loop_free():
+    installation = InstallationFactory(team_id="T0LOOP")
+    store = DjangoInstallationStore(client_id=CLIENT_ID)
+    store.save(installation)
+
+    _, loop_was_free = run_while_rows_locked(
+        SlackInstallation.objects.filter(team_id="T0LOOP"),
+        lambda: store.async_save(rotated(installation, bot_token="xoxb-test-after-lock")),
+    )
+
+    assert loop_was_free
     assert store.find_bot(enterprise_id=None, team_id="T0LOOP").bot_token == "xoxb-test-after-lock"
