@@ -1,6 +1,9 @@
 """System checks for the DJANGO_SLACK_STORE setting."""
 
+from django.conf import settings
 from django.core import checks
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 
 from .conf import DEFAULTS, store_settings
 from .crypto import is_valid_key
@@ -77,5 +80,47 @@ def check_explicit_encryption_keys(app_configs=None, **kwargs):
             hint="Set DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] to keys of their own, kept apart from SECRET_KEY "
             "(docs/security.md), then run manage.py slack_store_rotate_keys.",
             id="django_slack_store.W002",
+        )
+    ]
+
+
+@checks.register(checks.Tags.caches)
+def check_cache(app_configs=None, **kwargs):
+    user_settings = store_settings.user_settings()
+    if not isinstance(user_settings, dict):
+        return []
+    errors = []
+    alias = user_settings.get("CACHE_ALIAS")
+    if alias is not None and alias not in settings.CACHES:
+        errors.append(
+            checks.Error(
+                f"DJANGO_SLACK_STORE['CACHE_ALIAS'] is {alias!r}, which is not a key of CACHES.",
+                hint="Name one of the caches in CACHES, or None for no cache.",
+                id="django_slack_store.E005",
+            )
+        )
+    timeout = user_settings.get("CACHE_TIMEOUT", 1)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        errors.append(
+            checks.Error(
+                f"DJANGO_SLACK_STORE['CACHE_TIMEOUT'] must be an int >= 1 (seconds), not {timeout!r}.",
+                id="django_slack_store.E006",
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.caches, deploy=True)
+def check_shared_cache(app_configs=None, **kwargs):
+    user_settings = store_settings.user_settings()
+    alias = user_settings.get("CACHE_ALIAS") if isinstance(user_settings, dict) else None
+    if alias not in settings.CACHES or not isinstance(caches[alias], LocMemCache):
+        return []
+    return [
+        checks.Warning(
+            f"DJANGO_SLACK_STORE['CACHE_ALIAS'] names a local-memory cache ({alias!r}): a token rotation or "
+            "uninstall handled by another process is not seen by this one's cached finds.",
+            hint="Use a shared cache (Redis, Memcached) when more than one process serves Slack requests.",
+            id="django_slack_store.W003",
         )
     ]

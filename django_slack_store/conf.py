@@ -25,6 +25,12 @@ DEFAULTS = {
     # of each user and bots of each workspace. The rows finds return are kept whatever N is; None keeps all.
     # Old rows keep old tokens at rest, and reinstalls are rare, so 10 bounds both and still shows a history.
     "HISTORY_KEEP": 10,
+    # A Django cache alias (a key of CACHES) that finds go through; None: no cache. Shared caches (Redis,
+    # Memcached, database) are never stale across processes; a local-memory cache only within one process.
+    "CACHE_ALIAS": None,
+    # Seconds a cached find (and a workspace's cache version) lives. Writes make cached finds misses at
+    # once, so this only bounds memory and the one failure case (docs/performance.md).
+    "CACHE_TIMEOUT": 300,
 }
 
 

@@ -159,3 +159,17 @@ def is_current(stored: str) -> bool:
     except (InvalidToken, UnicodeError):
         return False
     return True
+
+
+@sensitive_variables()
+def seal(data: bytes) -> bytes:
+    """`data` encrypted and authenticated with the first key (the find cache's entries in a shared cache)."""
+    return _get_codec().encrypter.encrypt(data)
+
+
+def unseal(sealed: bytes) -> bytes | None:
+    """What `seal()` sealed, or None when no configured key opens it (a removed key, or tampering)."""
+    try:
+        return _get_codec().decrypter.decrypt(sealed)
+    except (InvalidToken, TypeError):
+        return None

@@ -6,6 +6,8 @@ treat NULLs as distinct on most databases, so NULL ids would let duplicate ident
 SlackOAuthState holds the OAuth states of installs in progress (the OAuth state store's table).
 """
 
+import functools
+
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router, transaction
 from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
@@ -18,6 +20,14 @@ NO_ID = ""
 # What makes a row distinct. A save of an existing identity updates that row in place (token rotation).
 INSTALLATION_IDENTITY = ("client_id", "enterprise_id", "team_id", "user_id", "installed_at")
 BOT_IDENTITY = ("client_id", "enterprise_id", "team_id", "installed_at")
+# Columns the store fills itself rather than from slack_sdk's Installation/Bot.
+STORE_COLUMNS = ("id", "client_id", "updated_at")
+
+
+@functools.cache
+def slack_fields(model) -> tuple[models.Field, ...]:
+    """The model's columns that mirror attributes of slack_sdk's Installation/Bot."""
+    return tuple(field for field in model._meta.concrete_fields if field.name not in STORE_COLUMNS)
 
 
 class SlackRecordQuerySet(models.QuerySet):

@@ -17,16 +17,15 @@ from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router, transaction
-from django.db.models import Subquery
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
-from . import signals
+from . import finds, signals
+from .cache import KEY_PREFIX, MISS, find_cache
 from .conf import store_settings
-from .crypto import TokenDecryptionError
 from .fields import UTC, InstantField, SlackIdField, TokenField, UndecryptableToken
-from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation
+from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation, slack_fields
 from .oauth_state import DjangoOAuthStateStore  # noqa: F401  (public API: django_slack_store.stores)
 
 # find_installation() takes these from the bot find_bot() serves, never from a stale copy.
@@ -34,10 +33,9 @@ BOT_FIELDS = ("bot_id", "bot_user_id", "bot_token", "bot_scopes", "bot_refresh_t
 # Bolt saves rotated copies with these blanked when the acting user is not the installer: an empty value
 # in a save never overwrites a stored one. Only a delete removes a user token.
 USER_FIELDS = ("user_token", "user_refresh_token", "user_token_expires_at", "user_scopes")
-# Columns the store fills itself rather than from the slack_sdk object.
-STORE_COLUMNS = ("id", "client_id", "updated_at")
 
 SLACK_ID = re.compile(r"[A-Za-z0-9._-]*\Z")
+SLACK_ID_MAX_LENGTH = 32  # the enterprise, team and user id columns
 TOKEN_MAX_LENGTH = 4096  # Slack tokens are a few hundred characters; anything longer is not a token.
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second every backend can hold.
 BIGINT = range(-(2**63), 2**63)
@@ -90,6 +88,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         bot = installation.to_bot() if bot_row else None  # before any write: slack_sdk may refuse it
         with transaction.atomic(using=self._db()):
             self._upsert(self.installation_model, INSTALLATION_IDENTITY, row, keep_when_empty=USER_FIELDS)
+            self._written([(row["enterprise_id"], row["team_id"])])
             self._send_on_commit(signals.installation_saved, installation=installation)
             if bot_row:
                 self._upsert(self.bot_model, BOT_IDENTITY, bot_row)
@@ -107,6 +106,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         row = self._row_values(self.bot_model, bot)
         with transaction.atomic(using=self._db()):
             self._upsert(self.bot_model, BOT_IDENTITY, row)
+            self._written([(row["enterprise_id"], row["team_id"])])
             self._send_on_commit(signals.bot_saved, bot=bot)
         self.logger.debug("Saved the bot of %s", _describe(row))
 
@@ -319,6 +319,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         what = "bot" if signal is signals.bot_deleted else "installation"
         self.logger.debug("Deleted %d %s row(s) of %s", count, what, _describe(key))
         if count:
+            self._written([(key["enterprise_id"], key["team_id"])])
             self._send_on_commit(signal, **_ids(**key))
 
     def _send_on_commit(self, signal, **kwargs):
@@ -335,27 +336,24 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
         transaction.on_commit(send, using=self._db())
 
-    # -- reads: the hot path, one query each ----------------------------------------------------------
+    # -- reads: the hot path, one precompiled statement each (finds.py) ---------------------------------
     #
-    # Tokens are decrypted as the row is read (TokenField), so only the one row returned is decrypted. A
-    # token no configured key decrypts raises TokenDecryptionError naming the row when the row is turned
-    # into a slack_sdk object. The async twins run the sync method in a thread (as `afirst()` would run
-    # `first()`), so Django's error reports hide that thread's variables too (`sensitive_variables`).
+    # Reads go to the router's database for writes, as the writes do: a replica lagging behind would serve
+    # a token that a rotation has already replaced. Tokens are decrypted as the row is read, so only the one
+    # row returned is decrypted; one that no configured key decrypts raises TokenDecryptionError naming the
+    # row. The async twins run the sync method in a thread (as `afirst()` would run `first()`): one thread
+    # hop per call, and Django's error reports hide that thread's variables too (`sensitive_variables`).
 
-    @sensitive_variables()
     def find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
-        return self._bot_from_row(self._live_bots(enterprise_id, team_id, is_enterprise_install).first())
+        return self._find(*self._bot_lookup(enterprise_id, team_id, is_enterprise_install))
 
     async def async_find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
-        return await sync_to_async(self.find_bot)(
-            enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
-        )
+        return await self._async_find(*self._bot_lookup(enterprise_id, team_id, is_enterprise_install))
 
-    @sensitive_variables()
     def find_installation(
         self,
         *,
@@ -364,15 +362,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        row = self._latest_installations(enterprise_id, team_id, user_id, is_enterprise_install).first()
-        try:
-            return self._installation_from_row(row)
-        except TokenDecryptionError as error:
-            if error.pk is None:
-                # A column of the live bot, read through a subquery: look its row up (this path only).
-                live_bot = self._live_bots(enterprise_id, team_id, is_enterprise_install)
-                error.pk = live_bot.values_list("pk", flat=True).first()
-            raise
+        return self._find(*self._installation_lookup(enterprise_id, team_id, user_id, is_enterprise_install))
 
     async def async_find_installation(
         self,
@@ -382,12 +372,98 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        return await sync_to_async(self.find_installation)(
-            enterprise_id=enterprise_id,
-            team_id=team_id,
-            user_id=user_id,
-            is_enterprise_install=is_enterprise_install,
+        return await self._async_find(
+            *self._installation_lookup(enterprise_id, team_id, user_id, is_enterprise_install)
         )
+
+    # A lookup is (the key's query parameters, or None when nothing can match; its name in the cache; the
+    # method that reads it from the database).
+
+    def _bot_lookup(self, enterprise_id, team_id, is_enterprise_install):
+        key = self._lookup_key(enterprise_id, _lookup_team_id(team_id, is_enterprise_install))
+        return key, "bot", self._read_bot
+
+    def _installation_lookup(self, enterprise_id, team_id, user_id, is_enterprise_install):
+        key = self._lookup_key(enterprise_id, _lookup_team_id(team_id, is_enterprise_install), user_id)
+        return key, f"installation:{user_id}" if user_id else "installation", self._read_installation
+
+    def _lookup_key(self, enterprise_id, team_id, user_id=None) -> list[str] | None:
+        """Query parameters of a key: the client id, then the ids (the user's only when given), None as
+        NO_ID. None when an id is not one a save accepts: nothing stored can match it."""
+        ids = [enterprise_id, team_id, user_id] if user_id else [enterprise_id, team_id]
+        if any(value and not _is_slack_id(value) for value in _lookup_ids(*ids)):
+            return None
+        return [self.client_id, *(value or NO_ID for value in ids)]
+
+    @sensitive_variables()
+    def _find(self, key, lookup: str, read):
+        """`read(using, key)`, through the cache when there is one to use here."""
+        if key is None:
+            return None
+        using = self._db()
+        cache = self._usable_cache(using)
+        if cache is None:
+            return read(using, key)
+        workspace = self._cache_key(using, key[:3])
+        result, version = cache.get(workspace, lookup)
+        if result is MISS:
+            result = read(using, key)
+            if version is not None:
+                cache.put(workspace, lookup, version, result)
+        return result
+
+    async def _async_find(self, key, lookup: str, read):
+        # One thread hop for cache and database alike. (A local-memory cache could answer on the loop, but
+        # only the thread the hop lands on knows whether a caller's transaction is open there.)
+        return await sync_to_async(self._find)(key, lookup, read)
+
+    @staticmethod
+    def _usable_cache(using):
+        """The find cache, unless there is none or this is inside a transaction of the store's database:
+        that must see its own writes, and must publish nothing that may roll back."""
+        cache = find_cache()
+        return None if cache is None or connections[using].in_atomic_block else cache
+
+    @sensitive_variables()
+    def _read_bot(self, using, key) -> Bot | None:
+        values = finds.bot_statement(self.bot_model, using).fetch_one(using, key)
+        return None if values is None else Bot(**_slack_kwargs(self.bot_model, values))
+
+    @sensitive_variables()
+    def _read_installation(self, using, key) -> Installation | None:
+        by_user = len(key) > 3
+        statement = finds.installation_statement(
+            self.installation_model, self.bot_model, BOT_FIELDS, using, by_user=by_user
+        )
+        values = statement.fetch_one(using, key[:3] + key)  # the served bot's key, then the installation's
+        if values is None:
+            return None
+        kwargs = _slack_kwargs(self.installation_model, values)
+        if values["bot.id"] is None:  # no live bot: no bot credentials, and scopes stay a list
+            kwargs.update(dict.fromkeys(BOT_FIELDS), bot_scopes=[])
+        else:
+            kwargs.update(_slack_kwargs(self.bot_model, values, BOT_FIELDS, prefix="bot."))
+        return Installation(**kwargs)
+
+    def bot_from_row(self, row: SlackBot) -> Bot:
+        """A row of `bot_model`, read through the ORM, as slack_sdk's Bot."""
+        values = {field.name: getattr(row, field.name) for field in slack_fields(self.bot_model)}
+        return Bot(**_slack_kwargs(self.bot_model, values))
+
+    # -- the find cache (cache.py): a write to a workspace key starts new versions of it once committed --
+
+    def _cache_key(self, using, key) -> str:
+        """The cache key of a workspace key `[client_id, enterprise_id, team_id]` (no ':' in Slack ids)."""
+        return ":".join([KEY_PREFIX, using, self.installation_model._meta.db_table, *key])
+
+    def _written(self, keys) -> None:
+        """After the current transaction commits, make cached finds of these `(enterprise_id, team_id)`
+        keys misses in every process."""
+        cache = find_cache()
+        if cache is not None:
+            using = self._db()
+            workspaces = {self._cache_key(using, [self.client_id, e or NO_ID, t or NO_ID]) for e, t in keys}
+            transaction.on_commit(functools.partial(cache.written, workspaces), using=using)
 
     # -- queries --------------------------------------------------------------------------------------
 
@@ -397,18 +473,6 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     def _installations(self, enterprise_id, team_id, user_id=None):
         enterprise_id, team_id, user_id = _lookup_ids(enterprise_id, team_id, user_id)
         return self.installation_model.objects.for_workspace(self.client_id, enterprise_id, team_id, user_id)
-
-    def _live_bots(self, enterprise_id, team_id, is_enterprise_install):
-        return self._bots(enterprise_id, _lookup_team_id(team_id, is_enterprise_install)).freshest_first()
-
-    def _latest_installations(self, enterprise_id, team_id, user_id, is_enterprise_install):
-        # The bot's columns come from the bot find_bot() serves, in the same round trip.
-        live_bot = self._live_bots(enterprise_id, team_id, is_enterprise_install)
-        live_bot_columns = {name: Subquery(live_bot.values(name)[:1]) for name in BOT_FIELDS}
-        team_id = _lookup_team_id(team_id, is_enterprise_install)
-        return (
-            self._installations(enterprise_id, team_id, user_id).latest_first().annotate(**live_bot_columns)
-        )
 
     def _db(self) -> str:
         return router.db_for_write(self.installation_model)
@@ -437,7 +501,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     @sensitive_variables()
     def _row_values(self, model, obj) -> dict[str, Any]:
         """Column values for `obj`, validated before any write; bad input raises naming the field."""
-        values = {field.name: _clean(field, getattr(obj, field.name, None)) for field in _slack_fields(model)}
+        values = {field.name: _clean(field, getattr(obj, field.name, None)) for field in slack_fields(model)}
         if values["is_enterprise_install"]:
             if not values["enterprise_id"]:
                 raise ValueError(
@@ -450,41 +514,29 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         values["updated_at"] = datetime.datetime.now(UTC)
         return values
 
-    @sensitive_variables()
-    def _bot_from_row(self, row) -> Bot | None:
-        return None if row is None else Bot(**_slack_kwargs(self.bot_model, row))
 
-    @sensitive_variables()
-    def _installation_from_row(self, row) -> Installation | None:
-        if row is None:
-            return None
-        kwargs = _slack_kwargs(self.installation_model, row, BOT_FIELDS)
-        kwargs["bot_scopes"] = kwargs["bot_scopes"] or []  # no live bot: scopes stay a list
-        return Installation(**kwargs)
-
-
-@functools.cache
-def _slack_fields(model) -> tuple[models.Field, ...]:
-    """The model's columns that mirror attributes of slack_sdk's Installation/Bot."""
-    return tuple(field for field in model._meta.concrete_fields if field.name not in STORE_COLUMNS)
-
-
-def _slack_kwargs(model, row, extra_names=()) -> dict[str, Any]:
-    kwargs = {field.name: getattr(row, field.name) for field in _slack_fields(model)}
-    for name in extra_names:
-        value = kwargs[name] = getattr(row, name)
+def _slack_kwargs(model, values, names=None, prefix="") -> dict[str, Any]:
+    """slack_sdk keyword arguments from a row's `values` (a find's statement; names prefixed `prefix`)."""
+    names = names or [field.name for field in slack_fields(model)]
+    kwargs = {name: values[prefix + name] for name in names}
+    for value in kwargs.values():
         if isinstance(value, UndecryptableToken):
-            raise value.error()  # a subquery's column: the caller knows whose row it is
+            raise value.error(pk=values[prefix + "id"])
     for name in ("enterprise_id", "team_id", "user_id"):
         if name in kwargs:
             kwargs[name] = kwargs[name] or None
-    kwargs["installed_at"] = row.installed_at.timestamp()
+    if "installed_at" in kwargs:
+        kwargs["installed_at"] = kwargs["installed_at"].timestamp()
     return kwargs
 
 
 def _lookup_team_id(team_id, is_enterprise_install):
     """slack_sdk's rule: an org-wide lookup (or one without a team) is keyed by the enterprise alone."""
     return None if is_enterprise_install else team_id
+
+
+def _is_slack_id(value: str) -> bool:
+    return len(value) <= SLACK_ID_MAX_LENGTH and SLACK_ID.match(value) is not None
 
 
 def _lookup_ids(*ids):

@@ -46,8 +46,8 @@ from django.db import router, transaction
 from slack_sdk.oauth.installation_store import Bot, Installation
 
 from .fields import UTC, InstantField, TokenField
-from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation
-from .stores import BOT_FIELDS, USER_FIELDS, DjangoInstallationStore, _slack_fields
+from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation, slack_fields
+from .stores import BOT_FIELDS, USER_FIELDS, DjangoInstallationStore
 
 TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 # A masked token is "xoxb-…abcd". No Slack token contains "…", so a masked one is never taken for a token.
@@ -380,7 +380,7 @@ class JSONLinesSource(Source):
 
 def _row_from_columns(cls, columns, origin, zone) -> Row:
     """A Row from a slack_sdk SQL store's columns: scopes are "a,b" text, absent ids NULL or ""."""
-    fields = {field.name: columns.get(field.name) for field in _slack_fields(_model(cls))}
+    fields = {field.name: columns.get(field.name) for field in slack_fields(_model(cls))}
     fields["is_enterprise_install"] = bool(fields["is_enterprise_install"])
     fields["custom_values"] = None  # slack_sdk's SQL stores have no column for them
     return _row_from_fields(cls, fields, columns.get("client_id"), origin, zone)
@@ -528,7 +528,7 @@ class _Importer:
             client_id__in={values["client_id"] for values in values_list},
             installed_at__in={values["installed_at"] for values in values_list},
         )
-        names = [field.name for field in _slack_fields(model)]
+        names = [field.name for field in slack_fields(model)]
         return {
             tuple(getattr(row, name) for name in identity): {name: getattr(row, name) for name in names}
             for row in rows
@@ -565,7 +565,7 @@ class _Importer:
                     if workspace in newer:
                         row = SlackBot.objects.get(pk=newer[workspace][1])
                         store = self._store(Row(row.client_id, None, f"bot id {row.pk}"))
-                        bot = store._bot_from_row(row)
+                        bot = store.bot_from_row(row)
                     else:
                         row = self.served[workspace][1]
                         store, bot = self.stores[row.client_id], row.item
@@ -730,7 +730,7 @@ def export_records(
         ("bot", SlackBot, ("client_id", "enterprise_id", "team_id", "updated_at", "id")),
     ):
         rows = model.objects.all() if client_id is None else model.objects.filter(client_id=client_id)
-        fields = _slack_fields(model)
+        fields = slack_fields(model)
         for row in rows.order_by(*order).iterator(chunk_size=chunk_size):
             record = {"type": kind, "client_id": row.client_id}
             for field in fields:

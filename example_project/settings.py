@@ -15,6 +15,8 @@ Slack credentials (the demo runs without a Slack account). `make demo` turns DEB
     SLACK_API_URL           Slack Web API base URL, default https://slack.com/api/ (point it at a fake Slack)
     SLACK_STORE_ENCRYPTION_KEYS   comma-separated Fernet keys for the tokens at rest (first encrypts),
                             default none: a key derived from SECRET_KEY
+    SLACK_STORE_REDIS_URL   a Redis URL for the store's find cache (e.g. redis://127.0.0.1:6379/1),
+                            default none: no cache
 """
 
 import os
@@ -86,9 +88,29 @@ if _engine == "django.db.backends.sqlite3":
     # Take the write lock when a transaction begins, so that two requests writing at once wait for each
     # other instead of one failing with "database is locked".
     _database["OPTIONS"] = {"transaction_mode": "IMMEDIATE"}
+elif _engine == "django.db.backends.postgresql":
+    # Served over ASGI, each request's queries run in a thread of its own: pooled connections instead of
+    # persistent ones, and prepared statements, which live on the pooled connections (docs/performance.md).
+    _database["OPTIONS"] = {
+        "pool": {"min_size": 1, "max_size": 10, "timeout": 10},
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
 elif _engine == "django.db.backends.mysql":
     _database["OPTIONS"] = {"charset": "utf8mb4"}
+# Under ASGI persistent connections would not be reused across requests (see above).
+_database["CONN_MAX_AGE"] = 0
 DATABASES = {"default": _database}
+
+# The find cache (docs/performance.md): set SLACK_STORE_REDIS_URL when several processes serve requests.
+_cache_url = os.environ.get("SLACK_STORE_REDIS_URL")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if _cache_url:
+    CACHES["slack"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _cache_url,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
 
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -106,6 +128,7 @@ DJANGO_SLACK_STORE = {
     # Bolt's client and the admin's auth.revoke both use it, so the whole app can run against a fake Slack.
     "SLACK_API_URL": os.environ.get("SLACK_API_URL", "https://slack.com/api/"),
     "ENCRYPTION_KEYS": env_list("SLACK_STORE_ENCRYPTION_KEYS"),
+    "CACHE_ALIAS": "slack" if _cache_url else None,
 }
 
 LOGGING = {

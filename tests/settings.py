@@ -8,8 +8,11 @@ The database comes from the environment, so one suite runs on every backend we s
     DB_USER      default postgres for postgresql, root for mariadb
     DB_PASSWORD  default empty
     DB_NAME      default test (Django's test runner creates and drops test_<DB_NAME>)
+    DB_OPTIONS   JSON merged into the database's OPTIONS, e.g. the PostgreSQL tuning of docs/performance.md:
+                 '{"server_side_binding": true, "prepare_threshold": 5}'
 """
 
+import json
 import os
 
 DB_BACKENDS = ("sqlite", "postgresql", "mariadb")
@@ -41,6 +44,7 @@ else:
     # Django tests an in-memory SQLite database in shared-cache mode, so threads see the same data.
     _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 
+_database["OPTIONS"] = {**_database.get("OPTIONS", {}), **json.loads(os.environ.get("DB_OPTIONS") or "{}")}
 DATABASES = {"default": _database}
 
 SECRET_KEY = "django-slack-store-tests-not-secret"

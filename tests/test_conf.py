@@ -2,6 +2,7 @@ import pytest
 from django.core import checks
 
 from django_slack_store.conf import DEFAULTS, store_settings
+from django_slack_store.crypto import generate_key
 
 
 def test_defaults_apply_when_the_setting_is_absent(settings):
@@ -36,3 +37,37 @@ def test_unknown_keys_are_warned_about(settings):
 def test_a_setting_that_is_not_a_dict_is_an_error(settings):
     settings.DJANGO_SLACK_STORE = ["SLACK_API_URL"]
     assert [message.id for message in run_checks()] == ["django_slack_store.E001"]
+
+
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+@pytest.mark.parametrize(
+    ("store_setting", "expected"),
+    [
+        ({"CACHE_ALIAS": "slack"}, []),
+        ({"CACHE_ALIAS": "missing"}, ["django_slack_store.E005"]),
+        ({"CACHE_ALIAS": "slack", "CACHE_TIMEOUT": 0}, ["django_slack_store.E006"]),
+        ({"CACHE_TIMEOUT": "300"}, ["django_slack_store.E006"]),
+        ({"CACHE_TIMEOUT": True}, ["django_slack_store.E006"]),
+    ],
+)
+def test_the_cache_settings_are_checked(settings, store_setting, expected):
+    settings.CACHES = {"default": LOCMEM, "slack": LOCMEM}
+    settings.DJANGO_SLACK_STORE = store_setting
+    assert [message.id for message in run_checks()] == expected
+
+
+def test_deploy_checks_warn_about_a_process_local_cache(settings):
+    settings.CACHES = {"default": LOCMEM, "slack": LOCMEM}
+    settings.DJANGO_SLACK_STORE = {"CACHE_ALIAS": "slack", "ENCRYPTION_KEYS": [generate_key()]}
+    deploy = [m.id for m in checks.run_checks(include_deployment_checks=True) if "slack_store" in m.id]
+    assert deploy == ["django_slack_store.W003"]
+    settings.CACHES = {
+        "default": LOCMEM,
+        "slack": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1",
+        },
+    }
+    assert not [m for m in checks.run_checks(include_deployment_checks=True) if "slack_store" in m.id]

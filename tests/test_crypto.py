@@ -292,7 +292,7 @@ def test_error_reports_hide_the_tokens_of_a_failing_find(api, monkeypatch):
     with pytest.raises(RuntimeError) as raised:
         find(api, installation)
     report = frame_variables(raised)
-    assert "_installation_from_row" in report
+    assert "find_installation" in report
     assert "xox" not in report
 
 
@@ -344,5 +344,5 @@ def test_error_reports_hide_the_tokens_decrypted_before_an_undecryptable_one(api
     report = frame_variables(raised)
     # Raised from the store once the row is read, not from the ORM's generators, whose frames (with the
     # columns decrypted so far) error reports cannot hide.
-    assert "_installation_from_row" in report and "apply_converters" not in report
+    assert "find_installation" in report and "apply_converters" not in report
     assert "xox" not in report

@@ -1,0 +1,134 @@
+"""The hot path: `find_installation` and `find_bot` as one precompiled SQL statement each.
+
+Bolt calls a find on every Slack request. Building and compiling a QuerySet costs several times what the
+database spends answering it, so each lookup shape is written as SQL once per database alias (the same
+statement the ORM would run, from the models' table and column names) and executed through Django's cursor,
+so transactions, query logging and `django_assert_num_queries` see it as any other query. Each column then
+goes through the converters Django itself would apply (the backend's, then the field's `from_db_value`:
+token decryption, exact instants, JSON, booleans), and no model instance is created.
+
+Statements are built on first use and rebuilt when the settings they depend on change (in tests): some
+backends choose their converters by `USE_TZ`.
+
+The bot a find serves is the row of the key whose credentials were written last (`freshest_first()`); the
+installation statement joins it through a scalar subquery in the same round trip.
+"""
+
+import functools
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from django.core.signals import setting_changed
+from django.db import connections
+from django.dispatch import receiver
+
+from .models import SlackBot, SlackInstallation, slack_fields
+
+KEY_COLUMNS = ("client_id", "enterprise_id", "team_id")
+
+
+class Statement(NamedTuple):
+    """A SELECT returning at most one row, and how to turn that row into `{field name: Python value}`."""
+
+    sql: str
+    names: tuple[str, ...]
+    converters: tuple[tuple[int, tuple, Any], ...]  # (column index, converter functions, expression)
+
+    def fetch_one(self, using: str, params: Sequence[Any]) -> dict[str, Any] | None:
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        for index, functions, expression in self.converters:
+            value = values[index]
+            for convert in functions:
+                value = convert(value, expression, connection)
+            values[index] = value
+        return dict(zip(self.names, values, strict=True))
+
+
+def _columns(connection, alias: str, fields, prefix: str = ""):
+    """`alias.column` SQL for each field, its result name, and the converters Django applies to it."""
+    quote = connection.ops.quote_name
+    sql, names, converters = [], [], []
+    for field in fields:
+        sql.append(f"{alias}.{quote(field.column)}")
+        names.append(prefix + field.name)
+        column = field.get_col(alias)
+        functions = (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
+        if functions:
+            converters.append((len(names) - 1, functions, column))
+    return sql, names, converters
+
+
+def _selected(model) -> list:
+    """The columns a find reads: the primary key (to name a row in errors) and those slack_sdk's objects
+    mirror."""
+    return [model._meta.pk, *slack_fields(model)]
+
+
+def _served_bot(connection, bot_model, alias: str, select: str) -> str:
+    """SELECT `select` of the bot a key serves: its most recently written row. Parameters: the key."""
+    quote, opts = connection.ops.quote_name, bot_model._meta
+    column = {name: f"{alias}.{quote(opts.get_field(name).column)}" for name in (*KEY_COLUMNS, "updated_at")}
+    key = " AND ".join(f"{column[name]} = %s" for name in KEY_COLUMNS)
+    return (
+        f"SELECT {select} FROM {quote(opts.db_table)} {alias} WHERE {key} "
+        f"ORDER BY {column['updated_at']} DESC, {alias}.{quote(opts.pk.column)} DESC LIMIT 1"
+    )
+
+
+@functools.cache
+def bot_statement(bot_model: type[SlackBot], using: str) -> Statement:
+    """The bot `find_bot` serves. Parameters: the key."""
+    connection = connections[using]
+    columns, names, converters = _columns(connection, "b", _selected(bot_model))
+    sql = _served_bot(connection, bot_model, "b", ", ".join(columns))
+    return Statement(sql, tuple(names), tuple(converters))
+
+
+@functools.cache
+def installation_statement(
+    installation_model: type[SlackInstallation],
+    bot_model: type[SlackBot],
+    bot_fields_served: tuple[str, ...],
+    using: str,
+    by_user: bool,
+) -> Statement:
+    """The latest installation of a key (of one user, with `by_user`) with the served bot's id and
+    `bot_fields_served`, prefixed `bot.`. Parameters: the key for the bot, then the key (and user id) for
+    the installation."""
+    connection = connections[using]
+    quote, opts, bot_opts = connection.ops.quote_name, installation_model._meta, bot_model._meta
+    columns, names, converters = _columns(connection, "i", _selected(installation_model))
+    bot_fields = [bot_opts.pk, *(bot_opts.get_field(name) for name in bot_fields_served)]
+    bot_columns, bot_names, bot_converters = _columns(connection, "b", bot_fields, "bot.")
+    offset = len(names)
+    converters += [(index + offset, functions, column) for index, functions, column in bot_converters]
+    where = [f"i.{quote(opts.get_field(name).column)} = %s" for name in KEY_COLUMNS]
+    if by_user:
+        where.append(f"i.{quote(opts.get_field('user_id').column)} = %s")
+    # A user's installed_at is unique (the identity constraint, whose index then serves the find); a
+    # workspace's installs need the id as tie-break, which their index (dss_installation_latest) has.
+    order = [f"i.{quote(opts.get_field('installed_at').column)} DESC"]
+    if not by_user:
+        order.append(f"i.{quote(opts.pk.column)} DESC")
+    served_bot_id = _served_bot(connection, bot_model, "sb", f"sb.{quote(bot_opts.pk.column)}")
+    sql = (
+        f"SELECT {', '.join(columns + bot_columns)} FROM {quote(opts.db_table)} i "
+        f"LEFT JOIN {quote(bot_opts.db_table)} b "
+        f"ON b.{quote(bot_opts.pk.column)} = ({served_bot_id}) "
+        f"WHERE {' AND '.join(where)} "
+        f"ORDER BY {', '.join(order)} LIMIT 1"
+    )
+    return Statement(sql, tuple(names + bot_names), tuple(converters))
+
+
+@receiver(setting_changed)
+def _rebuild_statements(setting, **kwargs):
+    if setting in ("DATABASES", "USE_TZ", "TIME_ZONE"):
+        bot_statement.cache_clear()
+        installation_statement.cache_clear()
