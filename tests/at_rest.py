@@ -1,8 +1,12 @@
 """Tokens as the database holds them: raw SQL around the ORM, and keys for the encryption tests."""
 
+import base64
+
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connection
 
+from django_slack_store.crypto import PREFIX, aes_key
 from django_slack_store.models import SlackBot, SlackInstallation
 
 OLD_KEY, NEW_KEY, OTHER_KEY = (Fernet.generate_key().decode() for _ in range(3))
@@ -37,3 +41,9 @@ def set_raw_token(model, pk, column, value):
             f"UPDATE {quote(model._meta.db_table)} SET {quote(column)} = %s WHERE {quote('id')} = %s",
             [value, pk],
         )
+
+
+def decrypt_with(key, stored):
+    """A stored token decrypted with `key` alone, by hand: AES-256-GCM, nonce first (crypto.py's format)."""
+    sealed = base64.urlsafe_b64decode(stored.removeprefix(PREFIX))
+    return AESGCM(aes_key(key)).decrypt(sealed[:12], sealed[12:], None).decode()

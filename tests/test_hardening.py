@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from slack_sdk.oauth.installation_store import Bot, Installation
 
+from django_slack_store import crypto
 from django_slack_store.models import SlackBot, SlackInstallation
 from tests.factories import BotFactory, InstallationFactory
 from tests.store_api import CLIENT_ID
@@ -117,7 +118,11 @@ VALID = {
             st.none(),
             st.just(""),
             st.from_regex(r"\Axox[bpe]-[0-9a-zA-Z-]{1,60}\Z"),
-            st.builds(lambda text: "fernet:" + text, st.text(storable_character, max_size=20)),
+            st.builds(
+                lambda tag, text: tag + text,
+                st.sampled_from([crypto.PREFIX, crypto.FERNET_PREFIX]),
+                st.text(storable_character, max_size=20),
+            ),
             storable_text(4096, min_size=1),
         ),
     ),

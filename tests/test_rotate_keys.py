@@ -3,13 +3,23 @@
 from io import StringIO
 
 import pytest
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
-from django_slack_store.crypto import PREFIX
+from django_slack_store.crypto import FERNET_PREFIX, PREFIX
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
-from tests.at_rest import NEW_KEY, OLD_KEY, OTHER_KEY, TOKEN_COLUMNS, raw_rows, raw_tokens, set_raw_token
+from tests.at_rest import (
+    NEW_KEY,
+    OLD_KEY,
+    OTHER_KEY,
+    TOKEN_COLUMNS,
+    decrypt_with,
+    raw_rows,
+    raw_tokens,
+    set_raw_token,
+)
 from tests.factories import InstallationFactory
 from tests.store_api import CLIENT_ID
 
@@ -46,8 +56,8 @@ def encrypted_with(key, *models):
         for values in raw_tokens(model).values():
             for value in filter(None, values):
                 try:
-                    Fernet(key).decrypt(value.removeprefix(PREFIX).encode())
-                except InvalidToken:
+                    decrypt_with(key, value)
+                except InvalidTag:
                     return False
     return True
 
@@ -130,6 +140,31 @@ def test_plaintext_rows_from_before_encryption_get_encrypted(store):
         for row in raw_rows(model):
             assert not [column for column, value in row.items() if "xox" in value]
     assert raw_tokens(SlackBot)[min(raw_tokens(SlackBot))][1] is None
+    for installation in installations:
+        assert found(store, installation) == vars(installation)
+
+
+def test_rows_of_the_earlier_fernet_scheme_stay_readable_and_get_rewritten(store, settings):
+    settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [OLD_KEY]}
+    installations = save_installations(store, 2)
+    # As releases before AES-GCM wrote them: "fernet:" and a Fernet token of the same key.
+    for model, columns in TOKEN_COLUMNS.items():
+        for (pk, _), installation in zip(raw_tokens(model).items(), installations, strict=True):
+            for column in columns:
+                token = getattr(installation, column).encode()
+                set_raw_token(model, pk, column, FERNET_PREFIX + Fernet(OLD_KEY).encrypt(token).decode())
+    for installation in installations:
+        assert found(store, installation) == vars(installation)
+
+    assert rotate()[-1] == "4 row(s) re-encrypted."
+
+    assert encrypted_with(OLD_KEY)
+    assert all(
+        value.startswith(PREFIX)
+        for model in TOKEN_COLUMNS
+        for row in raw_tokens(model).values()
+        for value in row
+    )
     for installation in installations:
         assert found(store, installation) == vars(installation)
 
