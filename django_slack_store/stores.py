@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
-from . import finds, signals
+from . import signals, statements
 from .cache import KEY_PREFIX, MISS, find_cache
 from .conf import store_settings
 from .fields import UTC, InstantField, SlackIdField, TokenField, UndecryptableToken
@@ -336,7 +336,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
         transaction.on_commit(send, using=self._db())
 
-    # -- reads: the hot path, one precompiled statement each (finds.py) ---------------------------------
+    # -- reads: the hot path, one precompiled statement each (statements.py) ---------------------------------
     #
     # Reads go to the router's database for writes, as the writes do: a replica lagging behind would serve
     # a token that a rotation has already replaced. Tokens are decrypted as the row is read, so only the one
@@ -426,13 +426,13 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
     @sensitive_variables()
     def _read_bot(self, using, key) -> Bot | None:
-        values = finds.bot_statement(self.bot_model, using).fetch_one(using, key)
+        values = statements.bot_statement(self.bot_model, using).fetch_one(using, key)
         return None if values is None else Bot(**_slack_kwargs(self.bot_model, values))
 
     @sensitive_variables()
     def _read_installation(self, using, key) -> Installation | None:
         by_user = len(key) > 3
-        statement = finds.installation_statement(
+        statement = statements.installation_statement(
             self.installation_model, self.bot_model, BOT_FIELDS, using, by_user=by_user
         )
         values = statement.fetch_one(using, key[:3] + key)  # the served bot's key, then the installation's
@@ -480,20 +480,14 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     def _upsert(self, model, identity, values, keep_when_empty=()):
         """Insert the row, or update the row of the same identity in place: one statement, so concurrent
         saves of one identity leave one row instead of racing a select against an insert."""
-        update_fields = [
+        update_names = tuple(
             name
             for name, value in values.items()
             if name not in identity and not (name in keep_when_empty and value in (None, "", []))
-        ]
-        db = self._db()
-        model.objects.using(db).bulk_create(
-            [model(**values)],
-            update_conflicts=True,
-            update_fields=update_fields,
-            # MySQL/MariaDB's ON DUPLICATE KEY UPDATE takes no target: it is the (only) unique constraint.
-            unique_fields=identity
-            if connections[db].features.supports_update_conflicts_with_target
-            else None,
+        )
+        using = self._db()
+        statements.upsert_statement(model, using, tuple(values), identity, update_names).execute(
+            using, values
         )
 
     # -- translation ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from django.core.cache import caches
 from django.db import connection, transaction
 
-from django_slack_store import finds
+from django_slack_store import statements
 from django_slack_store.models import SlackBot
 from django_slack_store.stores import DjangoInstallationStore
 from tests.factories import InstallationFactory, rotated
@@ -239,8 +239,8 @@ def test_the_store_holds_no_per_team_state(api):
         every_find(api, installation)
     assert vars(store) == before
     # Statements: one per lookup shape and database, whatever the number of teams.
-    assert finds.installation_statement.cache_info().currsize <= 2
-    assert finds.bot_statement.cache_info().currsize <= 1
+    assert statements.installation_statement.cache_info().currsize <= 2
+    assert statements.bot_statement.cache_info().currsize <= 1
 
 
 # -- two processes sharing the database and Redis -----------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.db import connection
 
-from django_slack_store import finds
+from django_slack_store import statements
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import BOT_FIELDS
 from tests.factories import BASE_TIME
@@ -59,7 +59,7 @@ def assert_index_only_access(nodes, expected_indexes):
 @pytest.mark.parametrize("user_id", [None, "U1"])
 def test_find_installation_reads_the_latest_rows_off_indexes(history, user_id):
     key = [CLIENT_ID, "", f"T{TEAMS // 2:07d}"]
-    statement = finds.installation_statement(
+    statement = statements.installation_statement(
         SlackInstallation, SlackBot, BOT_FIELDS, connection.alias, by_user=bool(user_id)
     )
     params = key + key + ([user_id] if user_id else [])
@@ -68,5 +68,5 @@ def test_find_installation_reads_the_latest_rows_off_indexes(history, user_id):
 
 
 def test_find_bot_reads_the_served_bot_off_its_index(history):
-    statement = finds.bot_statement(SlackBot, connection.alias)
+    statement = statements.bot_statement(SlackBot, connection.alias)
     assert_index_only_access(plan_nodes(statement, [CLIENT_ID, "", "T0000001"]), {"dss_bot_live"})

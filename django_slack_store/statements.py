@@ -1,11 +1,12 @@
-"""The hot path: `find_installation` and `find_bot` as one precompiled SQL statement each.
+"""The store's SQL on the hot path, written once per database alias and shape, then only executed.
 
-Bolt calls a find on every Slack request. Building and compiling a QuerySet costs several times what the
-database spends answering it, so each lookup shape is written as SQL once per database alias (the same
-statement the ORM would run, from the models' table and column names) and executed through Django's cursor,
-so transactions, query logging and `django_assert_num_queries` see it as any other query. Each column then
-goes through the converters Django itself would apply (the backend's, then the field's `from_db_value`:
-token decryption, exact instants, JSON, booleans), and no model instance is created.
+Bolt calls a find on every Slack request, and saves on every install and token rotation. Building and
+compiling a QuerySet (or `bulk_create`'s upsert) costs several times what the database spends on the
+statement, so each shape is written as SQL once per database alias (from the models' table and column names,
+with the backend's own quoting and upsert syntax) and executed through Django's cursor: transactions,
+query logging and `django_assert_num_queries` see it as any other query. Values go through the same field
+methods Django would apply: `get_db_prep_save` on the way in (token encryption, exact instants, JSON), and
+the backend's converters then the field's `from_db_value` on the way out. No model instance is created.
 
 Statements are built on first use and rebuilt when the settings they depend on change (in tests): some
 backends choose their converters by `USE_TZ`.
@@ -20,6 +21,7 @@ from typing import Any, NamedTuple
 
 from django.core.signals import setting_changed
 from django.db import connections
+from django.db.models.constants import OnConflict
 from django.dispatch import receiver
 
 from .models import SlackBot, SlackInstallation, slack_fields
@@ -127,8 +129,42 @@ def installation_statement(
     return Statement(sql, tuple(names + bot_names), tuple(converters))
 
 
+class Upsert(NamedTuple):
+    """An INSERT of one row that updates the row of the same identity instead, when there is one."""
+
+    sql: str
+    fields: tuple
+
+    def execute(self, using: str, values: dict[str, Any]) -> None:
+        connection = connections[using]
+        params = [field.get_db_prep_save(values[field.name], connection) for field in self.fields]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+
+
+@functools.cache
+def upsert_statement(
+    model, using: str, names: tuple[str, ...], identity: tuple[str, ...], update_names: tuple[str, ...]
+) -> Upsert:
+    """Insert the columns `names`; on a conflict with the `identity` constraint, update `update_names`.
+    Parameters: `Upsert.execute()`'s values, by field name."""
+    connection = connections[using]
+    quote, opts = connection.ops.quote_name, model._meta
+    fields = tuple(opts.get_field(name) for name in names)
+    update_columns = [opts.get_field(name).column for name in update_names]
+    identity_columns = [opts.get_field(name).column for name in identity]
+    suffix = connection.ops.on_conflict_suffix_sql(
+        fields, OnConflict.UPDATE, update_columns, identity_columns
+    )
+    sql = (
+        f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) {suffix}"
+    )
+    return Upsert(sql, fields)
+
+
 @receiver(setting_changed)
 def _rebuild_statements(setting, **kwargs):
     if setting in ("DATABASES", "USE_TZ", "TIME_ZONE"):
-        bot_statement.cache_clear()
-        installation_statement.cache_clear()
+        for statement in (bot_statement, installation_statement, upsert_statement):
+            statement.cache_clear()
