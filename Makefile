@@ -3,19 +3,23 @@
 #             required with REQUIRE_DATABASES=1); extra pytest arguments: make test PYTEST_ARGS="-k rotation"
 # make demo   the example project (Bolt AsyncApp on Channels/daphne, with the admin) on http://127.0.0.1:8000,
 #             with a demo admin user and demo installations; make demo-setup does all but serving
+# make bench  benchmarks of the store beside slack_sdk's SQLAlchemy stores and a raw-driver floor, on SQLite and
+#             PostgreSQL (skipped when unreachable): writes docs/benchmark-results.md and charts, ~6 minutes;
+#             make bench ARGS=--quick is a 30-second run written under benchmarks/.data/ (benchmarks/README.md)
 # make clean  remove build output, caches and the demo database; make distclean also removes .venv and .tox
 
 BASE_PYTHON ?= python3
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
+ARGS ?=
 MYSQLCLIENT_BUILD_DEPS := default-libmysqlclient-dev pkg-config
 DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 8000
 # The demo, and only the demo, runs with DEBUG on (example_project/settings.py reads the rest).
 DEMO_ENV := DJANGO_SETTINGS_MODULE=example_project.settings DJANGO_DEBUG=1
 
-.PHONY: venv test demo demo-setup clean distclean
+.PHONY: venv test bench demo demo-setup clean distclean
 
 venv: $(VENV)/.installed
 
@@ -40,6 +44,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 test: venv
 	PYTHON=$(PYTHON) scripts/test-all-databases $(PYTEST_ARGS)
+
+# The benchmarks need their extra only (benchmarks/README.md); options go through ARGS, e.g. ARGS=--quick.
+$(VENV)/.bench-installed: setup.cfg pyproject.toml
+	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(PYTHON) -m benchmarks $(ARGS)
 
 # The demo needs the example's extras only (no database drivers to build).
 $(VENV)/.example-installed: setup.cfg pyproject.toml

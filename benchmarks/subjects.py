@@ -1,0 +1,404 @@
+"""What is measured: our store, slack_sdk's SQLAlchemy stores and the raw-driver floor, behind one face.
+
+Every subject has a `name`, a `mode` ("sync" or "async": which its methods are) and the operations
+find_installation(key), find_installation_user(key), find_bot(key) and save(prepared), where `prepared` is
+what `prepare(install)` made of a data-set installation before the clock started (a slack_sdk Installation
+for a store; the rows' values for the floor). `describe_installation()`/`describe_bot()` turn a result into
+the logical (team_id, user_id, bot_token) / (team_id, bot_token) that the correctness check compares.
+
+The floor is what the hot path cannot beat on our tables: one prepared statement per lookup through the raw
+driver (psycopg with prepare=True, or sqlite3 / aiosqlite, which cache prepared statements themselves), no
+ORM, raw tuples, no decryption. Its async twin shares a few connections among the tasks (see `Pool`).
+"""
+
+import asyncio
+import contextlib
+import datetime
+import sqlite3
+
+from django.test import override_settings
+from slack_sdk.oauth.installation_store.sqlalchemy import (
+    AsyncSQLAlchemyInstallationStore,
+    SQLAlchemyInstallationStore,
+)
+
+from django_slack_store import crypto
+from django_slack_store.models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID
+from django_slack_store.stores import DjangoInstallationStore
+
+from . import config, data
+
+CACHE_TIMEOUT = 300
+# The columns of an installation that come from the served bot (DESIGN.md, find_installation).
+BOT_FIELDS = ("bot_id", "bot_user_id", "bot_token", "bot_scopes", "bot_refresh_token", "bot_token_expires_at")
+
+
+class StoreSubject:
+    """A slack_sdk InstallationStore through its sync API: ours, or SQLAlchemyInstallationStore."""
+
+    mode = "sync"
+    cached = False
+
+    def __init__(self, name, store):
+        self.name, self.store = name, store
+
+    @contextlib.contextmanager
+    def active(self):
+        yield
+
+    def prepare(self, install):
+        return install.installation()
+
+    def find_installation(self, key):
+        return self.store.find_installation(**lookup(key))
+
+    def find_installation_user(self, key):
+        return self.store.find_installation(**lookup(key), user_id=key.user_id)
+
+    def find_bot(self, key):
+        return self.store.find_bot(**lookup(key))
+
+    def save(self, installation):
+        self.store.save(installation)
+
+    @staticmethod
+    def describe_installation(installation):
+        return installation and (installation.team_id, installation.user_id, installation.bot_token)
+
+    @staticmethod
+    def describe_bot(bot):
+        return bot and (bot.team_id, bot.bot_token)
+
+
+def lookup(key) -> dict:
+    """The keyword arguments of a find for a data-set key (slack_sdk's signature)."""
+    return {
+        "enterprise_id": key.enterprise_id,
+        "team_id": key.team_id,
+        "is_enterprise_install": key.is_enterprise_install,
+    }
+
+
+class AsyncStoreSubject(StoreSubject):
+    """The same through the async API: our async_ twins, or AsyncSQLAlchemyInstallationStore."""
+
+    mode = "async"
+
+    async def find_installation(self, key):
+        return await self.store.async_find_installation(**lookup(key))
+
+    async def find_installation_user(self, key):
+        return await self.store.async_find_installation(**lookup(key), user_id=key.user_id)
+
+    async def find_bot(self, key):
+        return await self.store.async_find_bot(**lookup(key))
+
+    async def save(self, installation):
+        await self.store.async_save(installation)
+
+
+class _Cached:
+    """Ours with DJANGO_SLACK_STORE's cache on (CACHE_ALIAS, CACHE_TIMEOUT), during its own batches only.
+
+    The store is made anew inside the setting, so the measurement holds whether the store reads the setting
+    when it is made or on every call. Before that setting exists the store ignores it: the rows then measure
+    the uncached path, which the report shows as it is."""
+
+    cached = True
+
+    def __init__(self, name, alias):
+        super().__init__(name, None)
+        self.alias = alias
+
+    @contextlib.contextmanager
+    def active(self):
+        with override_settings(
+            DJANGO_SLACK_STORE={"CACHE_ALIAS": self.alias, "CACHE_TIMEOUT": CACHE_TIMEOUT}
+        ):
+            self.store = DjangoInstallationStore(data.CLIENT_ID)
+            yield
+
+
+class CachedStoreSubject(_Cached, StoreSubject):
+    pass
+
+
+class AsyncCachedStoreSubject(_Cached, AsyncStoreSubject):
+    pass
+
+
+# -- the raw-driver floor -------------------------------------------------------------------------------
+
+_INSTALLATION_ROW = ["id", *data.INSTALLATION_COLUMNS]
+_INSTALLATION_SELECT = [*_INSTALLATION_ROW, *BOT_FIELDS]
+_BOT_SELECT = ["id", *data.BOT_COLUMNS]
+
+
+class Statements:
+    """The floor's SQL on our tables, with the driver's placeholders (`placeholder(name)`)."""
+
+    def __init__(self, placeholder):
+        p = placeholder
+        installations, bots = data.INSTALLATION_TABLE, data.BOT_TABLE
+
+        def key(alias=""):
+            return " AND ".join(
+                f"{alias}{name} = {p(name)}" for name in ("client_id", "enterprise_id", "team_id")
+            )
+
+        # The served bot: the freshest row of the key (DESIGN.md: find_bot() and find_installation() agree).
+        freshest = "ORDER BY updated_at DESC, id DESC LIMIT 1"
+        served_bot = f"SELECT id FROM {bots} WHERE {key()} {freshest}"
+        installation = (
+            f"SELECT {', '.join('i.' + c for c in _INSTALLATION_ROW)}, "
+            f"{', '.join('b.' + c for c in BOT_FIELDS)} "
+            f"FROM {installations} i LEFT JOIN {bots} b ON b.id = ({served_bot}) WHERE {key('i.')}"
+        )
+        latest = " ORDER BY i.installed_at DESC, i.id DESC LIMIT 1"
+        self.find_installation = installation + latest
+        self.find_installation_user = f"{installation} AND i.user_id = {p('user_id')}{latest}"
+        self.find_bot = f"SELECT {', '.join(_BOT_SELECT)} FROM {bots} WHERE {key()} {freshest}"
+        self.upsert_installation = _upsert(installations, data.INSTALLATION_COLUMNS, INSTALLATION_IDENTITY, p)
+        self.upsert_bot = _upsert(bots, data.BOT_COLUMNS, BOT_IDENTITY, p)
+
+
+def _upsert(table, columns, identity, p) -> str:
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in identity)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(map(p, columns))}) "
+        f"ON CONFLICT ({', '.join(identity)}) DO UPDATE SET {updates}"
+    )
+
+
+class _Floor:
+    """What the floors share: their statements, a key's parameters, a save's row values, the check's view."""
+
+    name = "floor"
+    cached = False
+
+    def __init__(self, placeholder, adapt=None):
+        self.sql = Statements(placeholder)
+        self.adapt = adapt
+
+    @contextlib.contextmanager
+    def active(self):
+        yield
+
+    @staticmethod
+    def params(key, user=False) -> dict:
+        params = {
+            "client_id": data.CLIENT_ID,
+            "enterprise_id": key.enterprise_id or NO_ID,
+            "team_id": NO_ID if key.is_enterprise_install else key.team_id,
+        }
+        if user:
+            params["user_id"] = key.user_id
+        return params
+
+    def prepare(self, install):
+        now = datetime.datetime.now(data.UTC)
+        rows = (
+            data.installation_values(install, now, stored=False),
+            data.bot_values(install, now, stored=False),
+        )
+        return tuple({c: self.adapt(v) for c, v in row.items()} if self.adapt else row for row in rows)
+
+    @staticmethod
+    def describe_installation(row):
+        if row is None:
+            return None
+        values = dict(zip(_INSTALLATION_SELECT, row, strict=True))
+        bot_token = values["bot_token"] and crypto.decrypt(values["bot_token"])
+        return values["team_id"] or None, values["user_id"] or None, bot_token
+
+    @staticmethod
+    def describe_bot(row):
+        if row is None:
+            return None
+        values = dict(zip(_BOT_SELECT, row, strict=True))
+        return values["team_id"] or None, crypto.decrypt(values["bot_token"])
+
+
+class _SyncFloor(_Floor):
+    mode = "sync"
+
+    def find_installation(self, key):
+        return self._one(self.sql.find_installation, self.params(key))
+
+    def find_installation_user(self, key):
+        return self._one(self.sql.find_installation_user, self.params(key, user=True))
+
+    def find_bot(self, key):
+        return self._one(self.sql.find_bot, self.params(key))
+
+
+class PgFloor(_SyncFloor):
+    def __init__(self):
+        import psycopg
+
+        super().__init__(lambda name: f"%({name})s")
+        # Autocommit: a lookup is one statement, not BEGIN + statement (+ an open transaction after it).
+        self.connection = psycopg.connect(**config.pg_params(), autocommit=True)
+
+    def _one(self, sql, params):
+        return self.connection.execute(sql, params, prepare=True).fetchone()
+
+    def save(self, prepared):
+        installation, bot = prepared
+        with self.connection.transaction():
+            self.connection.execute(self.sql.upsert_installation, installation, prepare=True)
+            self.connection.execute(self.sql.upsert_bot, bot, prepare=True)
+
+    def close(self):
+        self.connection.close()
+
+
+class SqliteFloor(_SyncFloor):
+    def __init__(self):
+        super().__init__(lambda name: f":{name}", data.sqlite_value)
+        # The module's default transaction handling: reads outside a transaction, BEGIN before the upserts.
+        self.connection = sqlite3.connect(config.SQLITE_PATH)
+
+    def _one(self, sql, params):
+        return self.connection.execute(sql, params).fetchone()
+
+    def save(self, prepared):
+        installation, bot = prepared
+        with self.connection:  # COMMIT at the end
+            self.connection.execute(self.sql.upsert_installation, installation)
+            self.connection.execute(self.sql.upsert_bot, bot)
+
+    def close(self):
+        self.connection.close()
+
+
+class Pool:
+    """A few connections shared by many tasks: a task takes an idle one for a call, then returns it."""
+
+    def __init__(self, connections):
+        self.connections = connections
+        self.idle = asyncio.Queue()
+        for connection in connections:
+            self.idle.put_nowait(connection)
+
+    @contextlib.asynccontextmanager
+    async def connection(self):
+        connection = await self.idle.get()
+        try:
+            yield connection
+        finally:
+            self.idle.put_nowait(connection)
+
+
+class _AsyncFloor(_Floor):
+    mode = "async"
+
+    def __init__(self, placeholder, adapt, pool):
+        super().__init__(placeholder, adapt)
+        self.pool = pool
+
+    async def find_installation(self, key):
+        return await self._one(self.sql.find_installation, self.params(key))
+
+    async def find_installation_user(self, key):
+        return await self._one(self.sql.find_installation_user, self.params(key, user=True))
+
+    async def find_bot(self, key):
+        return await self._one(self.sql.find_bot, self.params(key))
+
+    async def close(self):
+        for connection in self.pool.connections:
+            await connection.close()
+
+
+class AsyncPgFloor(_AsyncFloor):
+    def __init__(self, pool):
+        super().__init__(lambda name: f"%({name})s", None, pool)
+
+    @classmethod
+    async def open(cls, size=config.FLOOR_POOL_SIZE):
+        import psycopg
+
+        params = config.pg_params()
+        return cls(
+            Pool([await psycopg.AsyncConnection.connect(**params, autocommit=True) for _ in range(size)])
+        )
+
+    async def _one(self, sql, params):
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(sql, params, prepare=True)
+            return await cursor.fetchone()
+
+    async def save(self, prepared):
+        installation, bot = prepared
+        async with self.pool.connection() as connection, connection.transaction():
+            await connection.execute(self.sql.upsert_installation, installation, prepare=True)
+            await connection.execute(self.sql.upsert_bot, bot, prepare=True)
+
+
+class AsyncSqliteFloor(_AsyncFloor):
+    """aiosqlite: each connection runs sqlite3 in a thread of its own."""
+
+    def __init__(self, pool):
+        super().__init__(lambda name: f":{name}", data.sqlite_value, pool)
+
+    @classmethod
+    async def open(cls, size=config.FLOOR_POOL_SIZE):
+        import aiosqlite
+
+        return cls(Pool([await aiosqlite.connect(config.SQLITE_PATH) for _ in range(size)]))
+
+    async def _one(self, sql, params):
+        async with self.pool.connection() as connection:
+            rows = await connection.execute_fetchall(sql, params)  # one hop to the thread, not two
+            return rows[0] if rows else None
+
+    async def save(self, prepared):
+        installation, bot = prepared
+        async with self.pool.connection() as connection:
+            await connection.execute(self.sql.upsert_installation, installation)
+            await connection.execute(self.sql.upsert_bot, bot)
+            await connection.commit()
+
+
+# -- all of them ------------------------------------------------------------------------------------------
+
+
+class Subjects:
+    """Every subject of one database, opened on `loop`, and their teardown."""
+
+    def __init__(self, database, loop, *, redis):
+        from sqlalchemy import create_engine
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        self.loop = loop
+        self.engine = create_engine(config.sqlalchemy_url(database, asynchronous=False))
+        self.async_engine = create_async_engine(config.sqlalchemy_url(database, asynchronous=True))
+        sdk = SQLAlchemyInstallationStore(client_id=data.CLIENT_ID, engine=self.engine)
+        async_sdk = AsyncSQLAlchemyInstallationStore(client_id=data.CLIENT_ID, engine=self.async_engine)
+        ours = DjangoInstallationStore(data.CLIENT_ID)
+        pg = database == "postgresql"
+        self.floor = PgFloor() if pg else SqliteFloor()
+        self.async_floor = loop.run_until_complete((AsyncPgFloor if pg else AsyncSqliteFloor).open())
+        self.sdk_store = sdk
+        self.sync = [StoreSubject("ours", ours), StoreSubject("slack_sdk", sdk), self.floor]
+        self.asynchronous = [AsyncStoreSubject("ours", ours), AsyncStoreSubject("slack_sdk", async_sdk)]
+        self.asynchronous.append(self.async_floor)
+        self.cached = [
+            CachedStoreSubject("ours+locmem", "bench-locmem"),
+            AsyncCachedStoreSubject("ours+locmem", "bench-locmem"),
+        ]
+        if redis:
+            self.cached += [
+                CachedStoreSubject("ours+redis", "bench-redis"),
+                AsyncCachedStoreSubject("ours+redis", "bench-redis"),
+            ]
+
+    def all(self):
+        return [*self.sync, *self.asynchronous, *self.cached]
+
+    def close(self):
+        self.floor.close()
+        self.loop.run_until_complete(self.async_floor.close())
+        self.loop.run_until_complete(self.async_engine.dispose())
+        self.engine.dispose()
