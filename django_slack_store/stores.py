@@ -486,9 +486,8 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
             if name not in identity and not (name in keep_when_empty and value in (None, "", []))
         )
         using = self._db()
-        statements.upsert_statement(model, using, tuple(values), identity, update_names).execute(
-            using, values
-        )
+        upsert = statements.upsert_statement(model, using, tuple(values), identity, update_names)
+        upsert.execute(using, values)
 
     # -- translation ----------------------------------------------------------------------------------
 
