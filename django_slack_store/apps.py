@@ -7,5 +7,5 @@ class DjangoSlackStoreConfig(AppConfig):
     # Our own choice, so that `makemigrations --check` is clean whatever the project's DEFAULT_AUTO_FIELD.
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from . import checks  # noqa: F401 (registers the system checks)

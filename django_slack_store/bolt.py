@@ -1,11 +1,30 @@
 """Slack lifecycle events for Bolt apps whose installation store is a DjangoInstallationStore."""
 
-from typing import Any
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from .stores import DjangoInstallationStore
 
+if TYPE_CHECKING:  # slack_bolt is not a dependency: only apps that use Bolt call this module
+    from slack_bolt import App, BoltContext
+    from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+    from slack_bolt.context.base_context import BaseContext
 
-def enable_lifecycle_listeners(app: Any) -> None:
+
+class _EventKey(TypedDict):
+    enterprise_id: str | None
+    team_id: str | None
+    event_time: float | None
+
+
+class _Revoked(TypedDict):
+    user_ids: Sequence[str]
+    bot: bool
+
+
+def enable_lifecycle_listeners(app: App | AsyncApp) -> None:
     """Register `app_uninstalled` and `tokens_revoked` listeners on a Bolt `App` or `AsyncApp`.
 
     Like Bolt's `enable_token_revocation_listeners()`, they delete the revoked rows through the store, but
@@ -19,26 +38,36 @@ def enable_lifecycle_listeners(app: Any) -> None:
             f"DjangoInstallationStore, not {type(store).__name__}"
         )
     if hasattr(app, "async_dispatch"):  # AsyncApp: its listeners must be coroutines
-
-        async def on_app_uninstalled(body, context):
-            await store.async_handle_app_uninstalled(**_event_key(body, context))
-
-        async def on_tokens_revoked(body, event, context):
-            await store.async_handle_tokens_revoked(**_event_key(body, context), **_revoked(event))
-
+        _listen_async(cast("AsyncApp", app), store)  # mypy narrows only the other branch by hasattr()
     else:
+        _listen_sync(app, store)
 
-        def on_app_uninstalled(body, context):
-            store.handle_app_uninstalled(**_event_key(body, context))
 
-        def on_tokens_revoked(body, event, context):
-            store.handle_tokens_revoked(**_event_key(body, context), **_revoked(event))
+def _listen_async(app: AsyncApp, store: DjangoInstallationStore) -> None:
+    async def on_app_uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await store.async_handle_app_uninstalled(**_event_key(body, context))
+
+    async def on_tokens_revoked(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await store.async_handle_tokens_revoked(**_event_key(body, context), **_revoked(event))
 
     app.event("app_uninstalled")(on_app_uninstalled)
     app.event("tokens_revoked")(on_tokens_revoked)
 
 
-def _event_key(body, context) -> dict:
+def _listen_sync(app: App, store: DjangoInstallationStore) -> None:
+    def on_app_uninstalled(body: dict[str, Any], context: BoltContext) -> None:
+        store.handle_app_uninstalled(**_event_key(body, context))
+
+    def on_tokens_revoked(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
+        store.handle_tokens_revoked(**_event_key(body, context), **_revoked(event))
+
+    app.event("app_uninstalled")(on_app_uninstalled)
+    app.event("tokens_revoked")(on_tokens_revoked)
+
+
+def _event_key(body: dict[str, Any], context: BaseContext) -> _EventKey:
     """The installation an event is about, and when it happened."""
     return {
         "enterprise_id": context.enterprise_id,
@@ -48,6 +77,6 @@ def _event_key(body, context) -> dict:
     }
 
 
-def _revoked(event) -> dict:
+def _revoked(event: dict[str, Any]) -> _Revoked:
     tokens = event.get("tokens") or {}
     return {"user_ids": list(tokens.get("oauth") or []), "bot": bool(tokens.get("bot"))}

@@ -22,8 +22,11 @@ import logging
 import pickle
 import secrets
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
 from . import crypto
@@ -42,12 +45,12 @@ _last_outage_warning = 0.0
 class FindCache:
     """The cache a store's finds go through, with the entry format of its backend."""
 
-    def __init__(self, cache, timeout: int):
+    def __init__(self, cache: BaseCache, timeout: int) -> None:
         self.cache = cache
         self.timeout = timeout
         self.in_process = isinstance(cache, LocMemCache)
 
-    def get(self, workspace: str, lookup: str):
+    def get(self, workspace: str, lookup: str) -> tuple[Any, str | None]:
         """`(result, version)`: the cached result of `lookup` or MISS, and the version to store a database
         read under (None: do not store it)."""
         entry_key = f"{workspace}:{lookup}"
@@ -67,13 +70,13 @@ class FindCache:
             return self._load(entry[1]), version
         return MISS, version
 
-    def put(self, workspace: str, lookup: str, version: str, result) -> None:
+    def put(self, workspace: str, lookup: str, version: str, result: object) -> None:
         try:
             self.cache.set(f"{workspace}:{lookup}", (version, self._dump(result)), self.timeout)
         except Exception:
             _outage("write")
 
-    def written(self, workspaces) -> None:
+    def written(self, workspaces: Iterable[str]) -> None:
         """Start new versions of `workspaces`: every cached find of them becomes a miss, everywhere."""
         versions = {workspace: secrets.token_hex(8) for workspace in workspaces}
         try:
@@ -88,10 +91,10 @@ class FindCache:
                 self.timeout,
             )
 
-    def _dump(self, result):
+    def _dump(self, result: object) -> object:
         return result if self.in_process else crypto.seal(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
 
-    def _load(self, stored):
+    def _load(self, stored: Any) -> Any:
         if self.in_process:
             return stored
         data = crypto.unseal(stored)  # None: sealed with a key no longer configured

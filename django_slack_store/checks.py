@@ -1,5 +1,9 @@
 """System checks for the DJANGO_SLACK_STORE setting."""
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 from django.core.cache import caches
@@ -10,7 +14,9 @@ from .crypto import is_valid_key
 
 
 @checks.register()
-def check_settings(app_configs=None, **kwargs):
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     if not isinstance(user_settings, dict):
         return [checks.Error("DJANGO_SLACK_STORE must be a dict.", id="django_slack_store.E001")]
@@ -26,7 +32,9 @@ def check_settings(app_configs=None, **kwargs):
 
 
 @checks.register()
-def check_history_keep(app_configs=None, **kwargs):
+def check_history_keep(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     keep = user_settings.get("HISTORY_KEEP") if isinstance(user_settings, dict) else None
     if keep is None or (isinstance(keep, int) and not isinstance(keep, bool) and keep >= 0):
@@ -42,7 +50,9 @@ def check_history_keep(app_configs=None, **kwargs):
 
 
 @checks.register(checks.Tags.security)
-def check_encryption_keys(app_configs=None, **kwargs):
+def check_encryption_keys(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     keys = user_settings.get("ENCRYPTION_KEYS") if isinstance(user_settings, dict) else None
     if keys is None:
@@ -69,7 +79,9 @@ def check_encryption_keys(app_configs=None, **kwargs):
 
 
 @checks.register(checks.Tags.security, deploy=True)
-def check_explicit_encryption_keys(app_configs=None, **kwargs):
+def check_explicit_encryption_keys(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     if isinstance(user_settings, dict) and user_settings.get("ENCRYPTION_KEYS"):
         return []
@@ -85,11 +97,11 @@ def check_explicit_encryption_keys(app_configs=None, **kwargs):
 
 
 @checks.register(checks.Tags.caches)
-def check_cache(app_configs=None, **kwargs):
+def check_cache(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     if not isinstance(user_settings, dict):
         return []
-    errors = []
+    errors: list[checks.CheckMessage] = []
     alias = user_settings.get("CACHE_ALIAS")
     if alias is not None and alias not in settings.CACHES:
         errors.append(
@@ -111,7 +123,9 @@ def check_cache(app_configs=None, **kwargs):
 
 
 @checks.register(checks.Tags.caches, deploy=True)
-def check_shared_cache(app_configs=None, **kwargs):
+def check_shared_cache(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     alias = user_settings.get("CACHE_ALIAS") if isinstance(user_settings, dict) else None
     if alias not in settings.CACHES or not isinstance(caches[alias], LocMemCache):

@@ -4,11 +4,14 @@ Read lazily through `store_settings` (never at import time) and reloaded when Dj
 fires, so `override_settings` and pytest-django's `settings` fixture work in tests.
 """
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     # Base URL of the Slack Web API, for the admin's calls to auth.revoke; point it at a proxy or a fake.
     "SLACK_API_URL": "https://slack.com/api/",
     # False leaves SlackInstallation and SlackBot out of the Django admin. Read when the admin autodiscovers
@@ -37,10 +40,20 @@ DEFAULTS = {
 class StoreSettings:
     """`store_settings.SLACK_API_URL` and so on: the user's value, else the default."""
 
-    def __init__(self):
-        self._cache = {}
+    if TYPE_CHECKING:
+        # The settings' types as documented; `checks.py` reports a value of another type.
+        SLACK_API_URL: str
+        ADMIN_ENABLED: bool
+        ROTATION_WINDOW_MINUTES: int
+        ENCRYPTION_KEYS: Sequence[str | bytes] | None
+        HISTORY_KEEP: int | None
+        CACHE_ALIAS: str | None
+        CACHE_TIMEOUT: int
 
-    def __getattr__(self, name):
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"DJANGO_SLACK_STORE has no setting {name!r}")
         if name not in self._cache:
@@ -48,10 +61,10 @@ class StoreSettings:
         return self._cache[name]
 
     @staticmethod
-    def user_settings() -> dict:
+    def user_settings() -> dict[str, Any]:
         return getattr(settings, "DJANGO_SLACK_STORE", None) or {}
 
-    def reload(self):
+    def reload(self) -> None:
         self._cache.clear()
 
 
@@ -59,6 +72,6 @@ store_settings = StoreSettings()
 
 
 @receiver(setting_changed)
-def _reload(setting, **kwargs):
+def _reload(setting: str, **kwargs: Any) -> None:
     if setting == "DJANGO_SLACK_STORE":
         store_settings.reload()

@@ -22,6 +22,8 @@ import base64
 import binascii
 import os
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -36,6 +38,9 @@ from django.utils.encoding import force_bytes
 from django.views.decorators.debug import sensitive_variables
 
 from .conf import store_settings
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 # The scheme's tag: a value starting with it is encrypted with AES-GCM. FERNET_PREFIX: the scheme before
 # it, still read. Anything else is legacy plaintext.
@@ -57,11 +62,13 @@ class TokenDecryptionError(Exception):
     must never be mistaken for one (nor for "not installed").
     """
 
-    def __init__(self, *, model=None, field_name=None, pk=None):
+    def __init__(
+        self, *, model: "type[Model] | None" = None, field_name: str | None = None, pk: object = None
+    ) -> None:
         super().__init__()
         self.model, self.field_name, self.pk = model, field_name, pk
 
-    def __str__(self):
+    def __str__(self) -> str:
         column = f"{self.model.__name__ if self.model else '?'}.{self.field_name or '?'}"
         row = f"row pk={self.pk}" if self.pk is not None else "a row"
         return (
@@ -71,14 +78,14 @@ class TokenDecryptionError(Exception):
         )
 
 
-def derive_key(secret) -> bytes:
+def derive_key(secret: str | bytes) -> bytes:
     """The Fernet key this app derives from a Django secret key (HKDF-SHA256)."""
     kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_KDF_SALT, info=_KDF_INFO)
     return base64.urlsafe_b64encode(kdf.derive(force_bytes(secret)))
 
 
 @sensitive_variables()
-def aes_key(fernet_key) -> bytes:
+def aes_key(fernet_key: str | bytes) -> bytes:
     """The AES-256-GCM key of a configured (Fernet) key: derived with HKDF, so that the same secret is never
     used by two algorithms."""
     kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_KDF_SALT, info=_AES_KEY_INFO)
@@ -90,14 +97,14 @@ def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def configured_keys() -> list:
+def configured_keys() -> Sequence[str | bytes]:
     """ENCRYPTION_KEYS as set (an empty list when unset); `checks.py` reports what is wrong with it."""
     keys = store_settings.ENCRYPTION_KEYS
     return [] if keys is None else keys
 
 
 @sensitive_variables()
-def is_valid_key(key) -> bool:
+def is_valid_key(key: str | bytes) -> bool:
     """Whether `key` is a Fernet key: 32 url-safe base64-encoded bytes, as str or bytes."""
     try:
         Fernet(key)
@@ -115,7 +122,7 @@ class _Codec:
     """The keys in use, in order: the first encrypts, all decrypt."""
 
     @sensitive_variables()
-    def __init__(self):
+    def __init__(self) -> None:
         keys = configured_keys()
         if not isinstance(keys, (list, tuple)):
             raise ImproperlyConfigured("DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] must be a list of Fernet keys.")
@@ -137,7 +144,7 @@ class _Codec:
         return nonce + self.ciphers[0].encrypt(nonce, data, None)
 
     @sensitive_variables()
-    def decrypt(self, sealed: bytes, ciphers=None) -> bytes:
+    def decrypt(self, sealed: bytes, ciphers: Sequence[AESGCM] | None = None) -> bytes:
         """`sealed` decrypted with the first of `ciphers` (default: all) that opens it; InvalidTag if none."""
         nonce, ciphertext = sealed[:NONCE_SIZE], sealed[NONCE_SIZE:]
         for cipher in ciphers or self.ciphers:
@@ -148,7 +155,7 @@ class _Codec:
         raise InvalidTag
 
 
-_codec = None
+_codec: _Codec | None = None
 _codec_lock = threading.Lock()
 
 
@@ -164,7 +171,7 @@ def _get_codec() -> _Codec:
 
 
 @receiver(setting_changed)
-def _forget_keys(setting, **kwargs):
+def _forget_keys(setting: str, **kwargs: Any) -> None:
     global _codec
     if setting in ("DJANGO_SLACK_STORE", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
         _codec = None
@@ -177,7 +184,9 @@ def encrypt(token: str) -> str:
 
 
 @sensitive_variables()
-def decrypt(stored: str, *, model=None, field_name=None, pk=None) -> str:
+def decrypt(
+    stored: str, *, model: "type[Model] | None" = None, field_name: str | None = None, pk: object = None
+) -> str:
     """The token in a stored value (legacy plaintext as it is); `TokenDecryptionError` names the row."""
     try:
         if stored.startswith(PREFIX):

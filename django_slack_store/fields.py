@@ -2,19 +2,39 @@
 
 import datetime
 import zoneinfo
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import FieldError
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.lookups import Lookup, Transform
 from django.db.models.query_utils import DeferredAttribute
 from django.views.decorators.debug import sensitive_variables
 
 from . import crypto
+from ._typing import Subscriptable
 
 UTC = datetime.timezone.utc
 
+# django-stubs' fields are generic in the types they take and give (the plugin works those out for each
+# declared field from the base class and `null`), but Django's are not subscriptable at runtime: there
+# `_CharField[...]` is CharField itself, so the classes below have exactly Django's bases.
+_ST = TypeVar("_ST", contravariant=True)
+_GT = TypeVar("_GT", covariant=True)
 
-class SlackIdField(models.CharField):
+if TYPE_CHECKING:
+    from django.db.models import CharField as _CharField
+    from django.db.models import DateTimeField as _DateTimeField
+    from django.db.models import TextField as _TextField
+    from django.db.models.expressions import Combinable
+else:
+    _CharField, _TextField, _DateTimeField = (
+        Subscriptable(cls) for cls in (models.CharField, models.TextField, models.DateTimeField)
+    )
+
+
+class SlackIdField(_CharField[_ST, _GT]):
     """A Slack id (team, enterprise, user, app...): short ASCII compared byte for byte on every backend.
 
     MySQL/MariaDB's default collations ignore case and trailing spaces, which would merge distinct ids in
@@ -22,7 +42,12 @@ class SlackIdField(models.CharField):
     ASCII ids through, so the narrower character set costs nothing and keeps the indexes small.
     """
 
-    def db_type(self, connection):
+    if TYPE_CHECKING:
+        # What the plugin gives the model attribute (with `| None` when `null=True`); not inherited.
+        _pyi_private_set_type: str | int | Combinable
+        _pyi_private_get_type: str
+
+    def db_type(self, connection: BaseDatabaseWrapper) -> str | None:
         if connection.vendor == "mysql":
             return f"varchar({self.max_length}) CHARACTER SET ascii COLLATE ascii_bin"
         return super().db_type(connection)
@@ -38,16 +63,16 @@ class UndecryptableToken:
 
     __slots__ = ("model", "field_name")
 
-    def __init__(self, model, field_name):
+    def __init__(self, model: type[models.Model], field_name: str) -> None:
         self.model, self.field_name = model, field_name
 
-    def error(self, pk=None) -> crypto.TokenDecryptionError:
+    def error(self, pk: object = None) -> crypto.TokenDecryptionError:
         return crypto.TokenDecryptionError(model=self.model, field_name=self.field_name, pk=pk)
 
-    def __str__(self):
+    def __str__(self) -> str:
         raise self.error()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<undecryptable {self.model.__name__}.{self.field_name}>"
 
 
@@ -61,17 +86,18 @@ class TokenAttribute(DeferredAttribute):
     `__set__`), so it is consulted even though the value lives in the instance's `__dict__`.
     """
 
-    def __get__(self, instance, cls=None):
+    def __get__(self, instance: models.Model | None, cls: type[models.Model] | None = None) -> Any:
         value = super().__get__(instance, cls)  # loads a deferred field
-        if isinstance(value, UndecryptableToken):
+        # On the class (no instance) the value is the descriptor itself: never a marker.
+        if isinstance(value, UndecryptableToken) and instance is not None:
             raise value.error(pk=instance.pk)
         return value
 
-    def __set__(self, instance, value):
+    def __set__(self, instance: models.Model, value: object) -> None:
         instance.__dict__[self.field.attname] = value
 
 
-class TokenField(models.TextField):
+class TokenField(_TextField[_ST, _GT]):
     """A token or refresh token column: the one place where tokens are encoded for storage.
 
     Python values are plaintext tokens; the column holds them encrypted (`crypto.py`). None and the empty
@@ -81,15 +107,21 @@ class TokenField(models.TextField):
     match nothing.
     """
 
+    if TYPE_CHECKING:
+        _pyi_private_set_type: str | Combinable
+        _pyi_private_get_type: str
+
     descriptor_class = TokenAttribute
 
     @sensitive_variables()
-    def get_db_prep_value(self, value, connection, prepared=False):
+    def get_db_prep_value(self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False) -> Any:
         if not prepared:
             value = self.get_prep_value(value)
         return crypto.encrypt(value) if value else value
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: str | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> str | UndecryptableToken | None:
         if not value:
             return value
         try:
@@ -97,7 +129,7 @@ class TokenField(models.TextField):
         except crypto.TokenDecryptionError:
             return UndecryptableToken(self.model, self.name)
 
-    def get_lookup(self, lookup_name):
+    def get_lookup(self, lookup_name: str) -> "type[Lookup[Any]] | None":
         if lookup_name != "isnull":
             raise FieldError(
                 f"{self.model.__name__}.{self.name} cannot be filtered by value ({lookup_name!r}): tokens "
@@ -105,11 +137,11 @@ class TokenField(models.TextField):
             )
         return super().get_lookup(lookup_name)
 
-    def get_transform(self, lookup_name):
+    def get_transform(self, lookup_name: str) -> type[Transform] | None:
         return None
 
 
-class InstantField(models.DateTimeField):
+class InstantField(_DateTimeField[_ST, _GT]):
     """A DateTimeField that keeps the exact instant whatever `USE_TZ`, `TIME_ZONE` or the process zone.
 
     Python values are aware datetimes; they come back from the database as aware UTC. Django's plain
@@ -117,7 +149,11 @@ class InstantField(models.DateTimeField):
     offset and is ambiguous around daylight-saving changes. Here the database always receives UTC.
     """
 
-    def get_db_prep_value(self, value, connection, prepared=False):
+    if TYPE_CHECKING:
+        _pyi_private_set_type: str | datetime.datetime | datetime.date | Combinable
+        _pyi_private_get_type: datetime.datetime
+
+    def get_db_prep_value(self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False) -> Any:
         if not prepared:
             value = self.get_prep_value(value)
         if value is not None and not settings.USE_TZ and not connection.features.supports_timezones:
@@ -125,7 +161,9 @@ class InstantField(models.DateTimeField):
             value = value.astimezone(UTC).replace(tzinfo=None)
         return connection.ops.adapt_datetimefield_value(value)
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: datetime.datetime | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> datetime.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:

@@ -6,7 +6,12 @@ treat NULLs as distinct on most databases, so NULL ids would let duplicate ident
 SlackOAuthState holds the OAuth states of installs in progress (the OAuth state store's table).
 """
 
+from __future__ import annotations
+
+import datetime
 import functools
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router, transaction
@@ -14,6 +19,9 @@ from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
 
 from . import crypto
 from .fields import UTC, InstantField, SlackIdField, TokenField
+
+_Record = TypeVar("_Record", bound="SlackRecord")
+_QuerySet = TypeVar("_QuerySet", bound="SlackRecordQuerySet[Any]")
 
 NO_ID = ""
 
@@ -25,19 +33,28 @@ STORE_COLUMNS = ("id", "client_id", "updated_at")
 
 
 @functools.cache
-def slack_fields(model) -> tuple[models.Field, ...]:
+def slack_fields(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
     """The model's columns that mirror attributes of slack_sdk's Installation/Bot."""
     return tuple(field for field in model._meta.concrete_fields if field.name not in STORE_COLUMNS)
 
 
-class SlackRecordQuerySet(models.QuerySet):
-    def for_workspace(self, client_id, enterprise_id, team_id):
+class SlackRecordQuerySet(models.QuerySet[_Record]):
+    if TYPE_CHECKING:
+        _db: str | None  # the alias given to `using()`; missing from django-stubs
+
+        def _history_beyond(self, keep: int) -> Q | Exists:
+            """Each subclass's condition for the rows beyond the `keep` latest of their group."""
+            ...
+
+    def for_workspace(
+        self: _QuerySet, client_id: str, enterprise_id: str | None, team_id: str | None
+    ) -> _QuerySet:
         """Rows of one app in one workspace (or one org, when `team_id` is None); None ids mean absent."""
         return self.filter(
             client_id=client_id, enterprise_id=enterprise_id or NO_ID, team_id=team_id or NO_ID
         )
 
-    def prune_history(self, keep: int, *, batch_size: int = 1000, dry_run: bool = False):
+    def prune_history(self, keep: int, *, batch_size: int = 1000, dry_run: bool = False) -> Iterator[int]:
         """Delete these rows' history beyond the `keep` latest of each group: `manage.py slack_store_cleanup`.
 
         Never deletes a row a find returns: each user's latest installation (the workspace's latest is one
@@ -67,10 +84,10 @@ class SlackRecordQuerySet(models.QuerySet):
             last_pk = pks[-1]
             yield len(pks)
 
-    def _same_key(self):
+    def _same_key(self) -> dict[str, OuterRef]:
         return {name: OuterRef(name) for name in ("client_id", "enterprise_id", "team_id")}
 
-    def reencrypt_tokens(self, *, batch_size: int = 500, dry_run: bool = False):
+    def reencrypt_tokens(self, *, batch_size: int = 500, dry_run: bool = False) -> Iterator[tuple[int, int]]:
         """Re-encrypt the token columns of these rows with the first key: `manage.py slack_store_rotate_keys`.
 
         Walks the rows by primary key, `batch_size` at a time, each batch in one transaction, and yields
@@ -109,20 +126,26 @@ class SlackRecordQuerySet(models.QuerySet):
             yield len(batch), len(stale)
 
 
-def _decrypt(stored, model, field_name, pk):
+def _decrypt(stored: str | None, model: type[models.Model], field_name: str, pk: object) -> str | None:
     return crypto.decrypt(stored, model=model, field_name=field_name, pk=pk) if stored else stored
 
 
-class SlackInstallationQuerySet(SlackRecordQuerySet):
-    def for_workspace(self, client_id, enterprise_id, team_id, user_id=None):
+class SlackInstallationQuerySet(SlackRecordQuerySet["SlackInstallation"]):
+    def for_workspace(
+        self,
+        client_id: str,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+    ) -> SlackInstallationQuerySet:
         """As for any record, narrowed to one installing user when `user_id` is given."""
         rows = super().for_workspace(client_id, enterprise_id, team_id)
         return rows.filter(user_id=user_id) if user_id else rows
 
-    def latest_first(self):
+    def latest_first(self) -> SlackInstallationQuerySet:
         return self.order_by("-installed_at", "-id")
 
-    def _history_beyond(self, keep):
+    def _history_beyond(self, keep: int) -> Exists:
         """Rows with at least `keep` (and at least one) newer installations by the same user: each user's
         `keep` latest stay. `installed_at` is unique per user (the identity): "newer" needs no tie-break."""
         newer = self.model._base_manager.filter(
@@ -131,12 +154,12 @@ class SlackInstallationQuerySet(SlackRecordQuerySet):
         return Exists(newer.order_by().values("pk")[max(keep, 1) - 1 :])
 
 
-class SlackBotQuerySet(SlackRecordQuerySet):
-    def freshest_first(self):
+class SlackBotQuerySet(SlackRecordQuerySet["SlackBot"]):
+    def freshest_first(self) -> SlackBotQuerySet:
         """The bot whose credentials were written last comes first: that is the one served."""
         return self.order_by("-updated_at", "-id")
 
-    def _history_beyond(self, keep):
+    def _history_beyond(self, keep: int) -> Q:
         """Bots that are not the one served (a fresher one exists, in `freshest_first()` order) and, with
         `keep`, have at least `keep` newer installs in their workspace: the `keep` latest by `installed_at`
         stay, and the served bot too, even when it is older (an old install whose token was rotated)."""
@@ -172,7 +195,7 @@ class SlackRecord(models.Model):
     class Meta:
         abstract = True
 
-    def _place(self):
+    def _place(self) -> str:
         where = self.team_id or f"org {self.enterprise_id}"
         name = self.team_name if self.team_id else self.enterprise_name
         return f"{where} ({name})" if name else where
@@ -210,7 +233,7 @@ class SlackInstallation(SlackRecord):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self._place()} by {self.user_id or 'unknown user'}"
 
 
@@ -238,14 +261,14 @@ class SlackBot(SlackRecord):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"bot {self.bot_user_id or self.bot_id or '?'} in {self._place()}"
 
 
-class SlackOAuthStateManager(models.Manager):
+class SlackOAuthStateManager(models.Manager["SlackOAuthState"]):
     """The two writes of the OAuth state store: consume one state, purge expired ones."""
 
-    def consume(self, digest: str, now) -> bool:
+    def consume(self, digest: str, now: datetime.datetime) -> bool:
         """Delete the state with this digest if it expires after `now`; True when this call deleted it.
 
         One DELETE whose row count is the answer, so of two concurrent consumes the database lets exactly one
@@ -255,17 +278,21 @@ class SlackOAuthStateManager(models.Manager):
         db = self._db or router.db_for_write(self.model)
         connection = connections[db]
         opts = self.model._meta
-        digest_column, expires_at = opts.get_field("digest").column, opts.get_field("expires_at")
+        # django-stubs types get_field() as any field or relation, and `column` as possibly unset.
+        digest_field = cast("models.Field[Any, Any]", opts.get_field("digest"))
+        expires_at = cast("models.Field[Any, Any]", opts.get_field("expires_at"))
         quote = connection.ops.quote_name
         sql = (
             f"DELETE FROM {quote(opts.db_table)} "
-            f"WHERE {quote(digest_column)} = %s AND {quote(expires_at.column)} > %s"
+            f"WHERE {quote(cast(str, digest_field.column))} = %s "
+            f"AND {quote(cast(str, expires_at.column))} > %s"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [digest, expires_at.get_db_prep_value(now, connection)])
-            return cursor.rowcount > 0
+            consumed: bool = cursor.rowcount > 0  # the DB-API cursor is untyped
+            return consumed
 
-    def purge_expired(self, now, limit: int | None = None) -> int:
+    def purge_expired(self, now: datetime.datetime, limit: int | None = None) -> int:
         """Delete states expired at `now` (at most `limit` of them, oldest first); returns how many.
 
         With a limit it is two short statements served by the expiry index: select the ids, delete them.
@@ -282,7 +309,7 @@ class SlackOAuthStateManager(models.Manager):
         deleted, _ = expired.delete()
         return deleted
 
-    async def apurge_expired(self, now, limit: int | None = None) -> int:
+    async def apurge_expired(self, now: datetime.datetime, limit: int | None = None) -> int:
         return await sync_to_async(self.purge_expired)(now, limit)
 
 
@@ -305,7 +332,7 @@ class SlackOAuthState(models.Model):
             models.Index(fields=["expires_at"], name="dss_oauth_state_expiry"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         # Neither the state nor its digest: the row is identified by its id.
         expires = f"{self.expires_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if self.expires_at else "?"
         return f"OAuth state #{self.pk}, expires {expires}"

@@ -22,6 +22,7 @@ import logging
 import re
 import secrets
 import time
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from slack_sdk.oauth.state_store import OAuthStateStore
@@ -62,13 +63,13 @@ class DjangoOAuthStateStore(OAuthStateStore, AsyncOAuthStateStore):
     def logger(self) -> logging.Logger:
         return self._logger or logging.getLogger(__name__)
 
-    def issue(self, *args, **kwargs) -> str:
+    def issue(self, *args: Any, **kwargs: Any) -> str:
         state, now = secrets.token_urlsafe(STATE_BYTES), self._now()
         self.state_model.objects.create(**self._row(state, now))
         self._log_purged(self.state_model.objects.purge_expired(now, limit=self.purge_batch_size))
         return state
 
-    async def async_issue(self, *args, **kwargs) -> str:
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state, now = secrets.token_urlsafe(STATE_BYTES), self._now()
         await self.state_model.objects.acreate(**self._row(state, now))
         self._log_purged(await self.state_model.objects.apurge_expired(now, limit=self.purge_batch_size))
@@ -94,20 +95,20 @@ class DjangoOAuthStateStore(OAuthStateStore, AsyncOAuthStateStore):
     def _now(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self.clock(), UTC)
 
-    def _row(self, state, now):
+    def _row(self, state: str, now: datetime.datetime) -> dict[str, Any]:
         expires_at = now + datetime.timedelta(seconds=self.expiration_seconds)
         return {"digest": _digest(state), "expires_at": expires_at}
 
-    def _refused(self, why) -> bool:
+    def _refused(self, why: str) -> bool:
         self.logger.debug("Refused an OAuth state: %s", why)  # never the state itself
         return False
 
-    def _log_purged(self, count):
+    def _log_purged(self, count: int) -> None:
         if count:
             self.logger.debug("Purged %d expired OAuth state(s)", count)
 
 
-def _digest(state) -> str | None:
+def _digest(state: object) -> str | None:
     """The stored form of a state, or None when `state` cannot be one we issued."""
     if not isinstance(state, str) or not STATE.fullmatch(state):
         return None

@@ -6,26 +6,38 @@ QuerySets. Async methods use the ORM's `a`-methods, or run the one sync method t
 in a thread with `sync_to_async` (as Django's database session backend does), so they never block the loop.
 """
 
+from __future__ import annotations
+
 import collections
 import datetime
 import functools
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router, transaction
+from django.dispatch import Signal
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
 from . import signals, statements
-from .cache import KEY_PREFIX, MISS, find_cache
+from .cache import KEY_PREFIX, MISS, FindCache, find_cache
 from .conf import store_settings
 from .fields import UTC, InstantField, SlackIdField, TokenField, UndecryptableToken
-from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation, slack_fields
+from .models import (
+    BOT_IDENTITY,
+    INSTALLATION_IDENTITY,
+    NO_ID,
+    SlackBot,
+    SlackBotQuerySet,
+    SlackInstallation,
+    SlackInstallationQuerySet,
+    slack_fields,
+)
 from .oauth_state import DjangoOAuthStateStore  # noqa: F401  (public API: django_slack_store.stores)
 
 # find_installation() takes these from the bot find_bot() serves, never from a stale copy.
@@ -43,6 +55,10 @@ JSON_MAX_DEPTH = 31  # MariaDB's JSON_VALID (the JSON column's check) refuses 32
 # PostgreSQL's jsonb keeps numbers as decimals and prints them without exponent: a float from 1e16 up
 # (repr "1e+16") reads back as an int, and unequal unless its shortest repr is exact (1e23 is not).
 JSON_MAX_FLOAT = 1e16
+
+_T = TypeVar("_T")
+_Row = TypeVar("_Row", SlackInstallation, SlackBot)
+_QuerySet = TypeVar("_QuerySet", bound="models.QuerySet[Any]")
 
 
 class PrunedHistory(NamedTuple):
@@ -62,10 +78,11 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     installation_model = SlackInstallation
     bot_model = SlackBot
 
-    def __init__(self, client_id: str, *, logger: logging.Logger | None = None):
-        self.client_id = _clean_text(SlackInstallation._meta.get_field("client_id"), client_id)
-        if not self.client_id:
+    def __init__(self, client_id: str, *, logger: logging.Logger | None = None) -> None:
+        cleaned = _clean_text(SlackInstallation._meta.get_field("client_id"), client_id)
+        if not cleaned:
             raise ValueError("client_id is required")
+        self.client_id = cleaned
         self._logger = logger
 
     @property
@@ -194,8 +211,10 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     async def async_delete_bot_rows(self, rows: Iterable[SlackBot]) -> int:
         return await sync_to_async(self.delete_bot_rows)(rows)
 
-    def _delete_rows(self, model, rows, signal, key_names) -> int:
-        read_at = {}
+    def _delete_rows(
+        self, model: type[_Row], rows: Iterable[_Row], signal: Signal, key_names: tuple[str, ...]
+    ) -> int:
+        read_at: dict[Any, datetime.datetime] = {}
         for row in rows:
             if not isinstance(row, model):
                 raise TypeError(f"rows must be {model.__name__} instances, not {type(row).__name__}")
@@ -251,7 +270,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         bot: bool = False,
         event_time: float | None = None,
     ) -> None:
-        revoked_user_ids = []
+        revoked_user_ids: list[str] = []
         with transaction.atomic(using=self._db()):
             for user_id in user_ids:
                 self.delete_installation(
@@ -315,21 +334,21 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
     # -- signals --------------------------------------------------------------------------------------
 
-    def _deleted(self, signal, count, **key):
+    def _deleted(self, signal: Signal, count: int, **key: str | None) -> None:
         what = "bot" if signal is signals.bot_deleted else "installation"
         self.logger.debug("Deleted %d %s row(s) of %s", count, what, _describe(key))
         if count:
             self._written([(key["enterprise_id"], key["team_id"])])
             self._send_on_commit(signal, **_ids(**key))
 
-    def _send_on_commit(self, signal, **kwargs):
+    def _send_on_commit(self, signal: Signal, **kwargs: Any) -> None:
         """Send `signal` once the current transaction commits (at once outside one); a rollback cancels it.
 
         A receiver that raises is logged: the change is committed, so it must not look failed to the caller,
         nor keep the other receivers from hearing of it.
         """
 
-        def send():
+        def send() -> None:
             for receiver, result in signal.send_robust(sender=type(self), client_id=self.client_id, **kwargs):
                 if isinstance(result, Exception):
                     self.logger.error("Signal receiver %r failed", receiver, exc_info=result)
@@ -379,15 +398,25 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     # A lookup is (the key's query parameters, or None when nothing can match; its name in the cache; the
     # method that reads it from the database).
 
-    def _bot_lookup(self, enterprise_id, team_id, is_enterprise_install):
+    def _bot_lookup(
+        self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None
+    ) -> tuple[list[str] | None, str, Callable[[str, list[str]], Bot | None]]:
         key = self._lookup_key(enterprise_id, _lookup_team_id(team_id, is_enterprise_install))
         return key, "bot", self._read_bot
 
-    def _installation_lookup(self, enterprise_id, team_id, user_id, is_enterprise_install):
+    def _installation_lookup(
+        self,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        is_enterprise_install: bool | None,
+    ) -> tuple[list[str] | None, str, Callable[[str, list[str]], Installation | None]]:
         key = self._lookup_key(enterprise_id, _lookup_team_id(team_id, is_enterprise_install), user_id)
         return key, f"installation:{user_id}" if user_id else "installation", self._read_installation
 
-    def _lookup_key(self, enterprise_id, team_id, user_id=None) -> list[str] | None:
+    def _lookup_key(
+        self, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> list[str] | None:
         """Query parameters of a key: the client id, then the ids (the user's only when given), None as
         NO_ID. None when an id is not one a save accepts: nothing stored can match it."""
         ids = [enterprise_id, team_id, user_id] if user_id else [enterprise_id, team_id]
@@ -396,7 +425,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         return [self.client_id, *(value or NO_ID for value in ids)]
 
     @sensitive_variables()
-    def _find(self, key, lookup: str, read):
+    def _find(self, key: list[str] | None, lookup: str, read: Callable[[str, list[str]], _T]) -> _T | None:
         """`read(using, key)`, through the cache when there is one to use here."""
         if key is None:
             return None
@@ -405,6 +434,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         if cache is None:
             return read(using, key)
         workspace = self._cache_key(using, key[:3])
+        result: _T  # a hit is what `read` returned when the entry was cached
         result, version = cache.get(workspace, lookup)
         if result is MISS:
             result = read(using, key)
@@ -412,25 +442,27 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
                 cache.put(workspace, lookup, version, result)
         return result
 
-    async def _async_find(self, key, lookup: str, read):
+    async def _async_find(
+        self, key: list[str] | None, lookup: str, read: Callable[[str, list[str]], _T]
+    ) -> _T | None:
         # One thread hop for cache and database alike. (A local-memory cache could answer on the loop, but
         # only the thread the hop lands on knows whether a caller's transaction is open there.)
         return await sync_to_async(self._find)(key, lookup, read)
 
     @staticmethod
-    def _usable_cache(using):
+    def _usable_cache(using: str) -> FindCache | None:
         """The find cache, unless there is none or this is inside a transaction of the store's database:
         that must see its own writes, and must publish nothing that may roll back."""
         cache = find_cache()
         return None if cache is None or connections[using].in_atomic_block else cache
 
     @sensitive_variables()
-    def _read_bot(self, using, key) -> Bot | None:
+    def _read_bot(self, using: str, key: list[str]) -> Bot | None:
         values = statements.bot_statement(self.bot_model, using).fetch_one(using, key)
         return None if values is None else Bot(**_slack_kwargs(self.bot_model, values))
 
     @sensitive_variables()
-    def _read_installation(self, using, key) -> Installation | None:
+    def _read_installation(self, using: str, key: list[str]) -> Installation | None:
         by_user = len(key) > 3
         statement = statements.installation_statement(
             self.installation_model, self.bot_model, BOT_FIELDS, using, by_user=by_user
@@ -452,11 +484,11 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
     # -- the find cache (cache.py): a write to a workspace key starts new versions of it once committed --
 
-    def _cache_key(self, using, key) -> str:
+    def _cache_key(self, using: str, key: Sequence[str]) -> str:
         """The cache key of a workspace key `[client_id, enterprise_id, team_id]` (no ':' in Slack ids)."""
         return ":".join([KEY_PREFIX, using, self.installation_model._meta.db_table, *key])
 
-    def _written(self, keys) -> None:
+    def _written(self, keys: Iterable[tuple[str | None, str | None]]) -> None:
         """After the current transaction commits, make cached finds of these `(enterprise_id, team_id)`
         keys misses in every process."""
         cache = find_cache()
@@ -467,17 +499,25 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
     # -- queries --------------------------------------------------------------------------------------
 
-    def _bots(self, enterprise_id, team_id):
+    def _bots(self, enterprise_id: str | None, team_id: str | None) -> SlackBotQuerySet:
         return self.bot_model.objects.for_workspace(self.client_id, *_lookup_ids(enterprise_id, team_id))
 
-    def _installations(self, enterprise_id, team_id, user_id=None):
+    def _installations(
+        self, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> SlackInstallationQuerySet:
         enterprise_id, team_id, user_id = _lookup_ids(enterprise_id, team_id, user_id)
         return self.installation_model.objects.for_workspace(self.client_id, enterprise_id, team_id, user_id)
 
     def _db(self) -> str:
         return router.db_for_write(self.installation_model)
 
-    def _upsert(self, model, identity, values, keep_when_empty=()):
+    def _upsert(
+        self,
+        model: type[models.Model],
+        identity: tuple[str, ...],
+        values: dict[str, Any],
+        keep_when_empty: tuple[str, ...] = (),
+    ) -> None:
         """Insert the row, or update the row of the same identity in place: one statement, so concurrent
         saves of one identity leave one row instead of racing a select against an insert."""
         update_names = tuple(
@@ -492,7 +532,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     # -- translation ----------------------------------------------------------------------------------
 
     @sensitive_variables()
-    def _row_values(self, model, obj) -> dict[str, Any]:
+    def _row_values(self, model: type[models.Model], obj: Installation | Bot) -> dict[str, Any]:
         """Column values for `obj`, validated before any write; bad input raises naming the field."""
         values = {field.name: _clean(field, getattr(obj, field.name, None)) for field in slack_fields(model)}
         if values["is_enterprise_install"]:
@@ -508,7 +548,12 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         return values
 
 
-def _slack_kwargs(model, values, names=None, prefix="") -> dict[str, Any]:
+def _slack_kwargs(
+    model: type[models.Model],
+    values: Mapping[str, Any],
+    names: Sequence[str] | None = None,
+    prefix: str = "",
+) -> dict[str, Any]:
     """slack_sdk keyword arguments from a row's `values` (a find's statement; names prefixed `prefix`)."""
     names = names or [field.name for field in slack_fields(model)]
     kwargs = {name: values[prefix + name] for name in names}
@@ -523,7 +568,7 @@ def _slack_kwargs(model, values, names=None, prefix="") -> dict[str, Any]:
     return kwargs
 
 
-def _lookup_team_id(team_id, is_enterprise_install):
+def _lookup_team_id(team_id: str | None, is_enterprise_install: bool | None) -> str | None:
     """slack_sdk's rule: an org-wide lookup (or one without a team) is keyed by the enterprise alone."""
     return None if is_enterprise_install else team_id
 
@@ -532,25 +577,25 @@ def _is_slack_id(value: str) -> bool:
     return len(value) <= SLACK_ID_MAX_LENGTH and SLACK_ID.match(value) is not None
 
 
-def _lookup_ids(*ids):
+def _lookup_ids(*ids: str | None) -> tuple[str | None, ...]:
     for name, value in zip(("enterprise_id", "team_id", "user_id"), ids, strict=False):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{name} must be a str or None, not {type(value).__name__}")
     return ids
 
 
-def _written_before(rows, timestamp):
+def _written_before(rows: _QuerySet, timestamp: float | None) -> _QuerySet:
     return (
         rows if timestamp is None else rows.filter(updated_at__lt=_clean_instant("written_before", timestamp))
     )
 
 
-def _ids(**ids):
+def _ids(**ids: str | None) -> dict[str, str | None]:
     """Ids as signals carry them: absent is None, never the empty string."""
     return {name: value or None for name, value in ids.items()}
 
 
-def _describe(values) -> str:
+def _describe(values: Mapping[str, Any]) -> str:
     """Ids only, for logs: never a token."""
     return ", ".join(
         f"{name}={values[name] or None}" for name in ("enterprise_id", "team_id", "user_id") if name in values
@@ -560,7 +605,7 @@ def _describe(values) -> str:
 # -- validation: one function per kind of column --------------------------------------------------------
 
 
-def _clean(field, value):
+def _clean(field: models.Field[Any, Any], value: object) -> object:
     if isinstance(field, InstantField):
         if not isinstance(value, float):  # slack_sdk's own type: its Bot() refuses even an int
             raise ValueError(f"{field.name} must be a Unix timestamp (float), not {type(value).__name__}")
@@ -578,7 +623,7 @@ def _clean(field, value):
     return _clean_text(field, value)
 
 
-def _clean_text(field, value) -> str | None:
+def _clean_text(field: models.Field[Any, Any], value: object) -> str | None:
     name = field.name
     if value is None or value == "":
         if isinstance(field, SlackIdField) and not field.null:
@@ -597,7 +642,7 @@ def _clean_text(field, value) -> str | None:
     return value
 
 
-def _check_storable(name, text: str) -> None:
+def _check_storable(name: str, text: str) -> None:
     """What no database column takes: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)."""
     if "\x00" in text:
         raise ValueError(f"{name} must not contain NUL characters")
@@ -608,7 +653,7 @@ def _check_storable(name, text: str) -> None:
         raise ValueError(f"{name} must be valid Unicode text (no lone surrogates)") from None
 
 
-def _clean_bool(name, value) -> bool:
+def _clean_bool(name: str, value: object) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
@@ -616,7 +661,7 @@ def _clean_bool(name, value) -> bool:
     return value
 
 
-def _clean_epoch(name, value) -> int | None:
+def _clean_epoch(name: str, value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value not in BIGINT:
@@ -624,7 +669,7 @@ def _clean_epoch(name, value) -> int | None:
     return value
 
 
-def _clean_instant(name, value) -> datetime.datetime:
+def _clean_instant(name: str, value: object) -> datetime.datetime:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a Unix timestamp (float), not {type(value).__name__}")
     if not 0 <= value <= MAX_TIMESTAMP:  # also false for NaN
@@ -632,7 +677,7 @@ def _clean_instant(name, value) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(value, UTC)
 
 
-def _clean_scopes(name, value) -> list[str]:
+def _clean_scopes(name: str, value: object) -> list[str]:
     if value is None or value == "":
         return []
     if isinstance(value, str):
@@ -644,7 +689,7 @@ def _clean_scopes(name, value) -> list[str]:
     return list(value)
 
 
-def _clean_json(name, value) -> dict:
+def _clean_json(name: str, value: object) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -659,10 +704,10 @@ def _clean_json(name, value) -> dict:
     return value
 
 
-def _check_json_storable(name, value) -> None:
+def _check_json_storable(name: str, value: dict[str, Any]) -> None:
     """What some database's JSON column refuses or changes, checked without recursion (so at any depth,
     cycles too): strings as in any text column, nesting deeper than MariaDB accepts, big floats."""
-    pending = [(value, 1)]
+    pending: list[tuple[object, int]] = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, str):

@@ -30,6 +30,8 @@ dropped), and SQLite's CURRENT_TIMESTAMP is UTC. Only rows written by slack_sdk 
 in another zone, or by other code, need another `zone` (`--source-tz`).
 """
 
+from __future__ import annotations
+
 import collections
 import contextlib
 import copy
@@ -39,15 +41,30 @@ import itertools
 import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
-from django.db import router, transaction
+from django.db import models, router, transaction
+from django.dispatch import Signal
 from slack_sdk.oauth.installation_store import Bot, Installation
 
 from .fields import UTC, InstantField, TokenField
 from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation, slack_fields
 from .stores import BOT_FIELDS, USER_FIELDS, DjangoInstallationStore
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+_T = TypeVar("_T")
+# slack_sdk's objects and their classes.
+Item: TypeAlias = "Installation | Bot"
+ItemClass: TypeAlias = "type[Installation] | type[Bot]"
+# A workspace of the store: (client_id, enterprise_id, team_id), absent ids as NO_ID.
+Workspace: TypeAlias = "tuple[str, str, str]"
+# The identity of a row: the values of INSTALLATION_IDENTITY or BOT_IDENTITY.
+Identity: TypeAlias = "tuple[Any, ...]"
 
 TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 # A masked token is "xoxb-…abcd". No Slack token contains "…", so a masked one is never taken for a token.
@@ -67,7 +84,7 @@ class Row:
     """One installation or bot of a source, with where it came from (for messages)."""
 
     client_id: str
-    item: Installation | Bot
+    item: Item
     origin: str
 
 
@@ -77,14 +94,14 @@ class ImportResult:
 
     # "new", "updated", "unchanged", "kept" (rotated here since); bots also "rewritten" (written again so that
     # the right bot is served).
-    installations: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    bots: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    # Filled by the verification after a real run.
-    verified: dict = dataclasses.field(default_factory=dict)
+    installations: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    bots: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    skipped: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    # Filled by the verification after a real run: {"installations"/"bots": (in the source, found here)}.
+    verified: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     workspaces: int = 0
-    problems: list = dataclasses.field(default_factory=list)
-    notes: list = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 # -- sources ----------------------------------------------------------------------------------------------
@@ -126,7 +143,7 @@ class SQLAlchemySource(Source):
         zone: datetime.tzinfo = UTC,
         installations_table: str = DEFAULT_INSTALLATIONS_TABLE,
         bots_table: str = DEFAULT_BOTS_TABLE,
-    ):
+    ) -> None:
         try:
             import sqlalchemy
         except ImportError:
@@ -142,7 +159,7 @@ class SQLAlchemySource(Source):
         self.description = f"slack_sdk's SQLAlchemy store at {where}"
         try:
             names = set(sqlalchemy.inspect(self.engine).get_table_names())
-            self.tables = {}
+            self.tables: dict[str, sqlalchemy.Table] = {}
             for kind, name in (("installations", installations_table), ("bots", bots_table)):
                 if name not in names:
                     raise SourceError(
@@ -164,21 +181,21 @@ class SQLAlchemySource(Source):
             self.close()
             raise
 
-    def installations(self):
+    def installations(self) -> Iterator[Row]:
         return self._rows("installations", Installation)
 
-    def bots(self):
+    def bots(self) -> Iterator[Row]:
         return self._rows("bots", Bot)
 
-    def client_ids(self):
+    def client_ids(self) -> list[str]:
         table = self.tables["installations"]
         with self.engine.connect() as connection:
             return sorted(connection.execute(self.sqlalchemy.select(table.c.client_id).distinct()).scalars())
 
-    def close(self):
+    def close(self) -> None:
         self.engine.dispose()
 
-    def _rows(self, kind, cls):
+    def _rows(self, kind: str, cls: ItemClass) -> Iterator[Row]:
         sqlalchemy, table = self.sqlalchemy, self.tables[kind]
         query = sqlalchemy.select(table)
         if self.client_id is not None:
@@ -198,7 +215,7 @@ class SQLAlchemySource(Source):
 class SQLite3Source(Source):
     """slack_sdk's `SQLite3InstallationStore` file, read with Python's sqlite3 module, read-only."""
 
-    def __init__(self, path: str, *, client_id: str | None = None, zone: datetime.tzinfo = UTC):
+    def __init__(self, path: str, *, client_id: str | None = None, zone: datetime.tzinfo = UTC) -> None:
         self.path, self.client_id, self.zone = Path(path), client_id, zone
         self.description = f"slack_sdk's SQLite3 store {self.path}"
         if not self.path.is_file():
@@ -214,20 +231,20 @@ class SQLite3Source(Source):
             raise SourceError(f"{self.path} is not an SQLite3InstallationStore file: no table {missing[0]!r}")
         self.connection.row_factory = sqlite3.Row
 
-    def installations(self):
+    def installations(self) -> Iterator[Row]:
         return self._rows(DEFAULT_INSTALLATIONS_TABLE, Installation)
 
-    def bots(self):
+    def bots(self) -> Iterator[Row]:
         return self._rows(DEFAULT_BOTS_TABLE, Bot)
 
-    def client_ids(self):
+    def client_ids(self) -> list[str]:
         query = f"select distinct client_id from {DEFAULT_INSTALLATIONS_TABLE} order by 1"
         return [client_id for (client_id,) in self.connection.execute(query)]
 
-    def close(self):
+    def close(self) -> None:
         self.connection.close()
 
-    def _rows(self, table, cls):
+    def _rows(self, table: str, cls: ItemClass) -> Iterator[Row]:
         # installed_at is SQLite's CURRENT_TIMESTAMP text: it sorts as it reads.
         where, parameters = (
             ("where client_id = ?", [self.client_id]) if self.client_id is not None else ("", [])
@@ -250,7 +267,7 @@ class FileSource(Source):
     differ. Its `find_bot` serves `bot-latest`, the bot saved last: it is written last here too.
     """
 
-    def __init__(self, directory: str, *, client_id: str | None, zone: datetime.tzinfo = UTC):
+    def __init__(self, directory: str, *, client_id: str | None, zone: datetime.tzinfo = UTC) -> None:
         if not client_id:
             raise SourceError(
                 "--client-id is required with --file-dir: FileInstallationStore files do not record the "
@@ -273,16 +290,17 @@ class FileSource(Source):
                 f"{root} holds no workspace folders (<enterprise>-<team>, as FileInstallationStore writes)"
             )
 
-    def installations(self):
-        rows = {}
+    def installations(self) -> Iterator[Row]:
+        rows: dict[Identity, Row] = {}
         for path, _ in self._files("installer-"):
             row = self._read(path, Installation)
-            item = row.item
+            item = cast(Installation, row.item)  # read as an Installation just above
             rows[(item.enterprise_id, item.team_id, item.user_id, item.installed_at)] = row
         return iter(sorted(rows.values(), key=lambda row: row.item.installed_at))
 
-    def bots(self):
-        rows, served = {}, set()
+    def bots(self) -> Iterator[Row]:
+        rows: dict[Identity, Row] = {}
+        served: set[Identity] = set()
         for path, is_latest in self._files("bot-"):
             row = self._read(path, Bot)
             identity = (row.item.enterprise_id, row.item.team_id, row.item.installed_at)
@@ -292,7 +310,7 @@ class FileSource(Source):
         ordered = sorted(rows.items(), key=lambda pair: (pair[0] in served, pair[0][2]))
         return iter([row for _, row in ordered])
 
-    def _files(self, prefix):
+    def _files(self, prefix: str) -> Iterator[tuple[Path, bool]]:
         """(path, is a -latest file) of each file starting with `prefix`; -latest files last, so they win."""
         for folder in self.folders:
             try:
@@ -303,7 +321,7 @@ class FileSource(Source):
             for name in names:
                 yield folder / name, name.endswith("-latest")
 
-    def _read(self, path, cls):
+    def _read(self, path: Path, cls: ItemClass) -> Row:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as error:
@@ -318,14 +336,22 @@ class JSONLinesSource(Source):
     "installation" or "bot", "client_id", and the slack_sdk object's fields). Read whole before anything
     is written, so a masked token or a bad line anywhere stops the import before it starts."""
 
-    def __init__(self, path: str, *, client_id: str | None = None, zone: datetime.tzinfo = UTC, stdin=None):
+    def __init__(
+        self,
+        path: str,
+        *,
+        client_id: str | None = None,
+        zone: datetime.tzinfo = UTC,
+        stdin: Iterable[str] | None = None,
+    ) -> None:
         self.description = "JSON Lines from standard input" if path == "-" else f"JSON Lines {path}"
-        self.found_client_ids = set()
-        self._installations, bots = [], []
+        self.found_client_ids: set[str | None] = set()
+        self._installations: list[Row] = []
+        bots: list[tuple[float, int, Row]] = []
         try:
             with contextlib.ExitStack() as stack:
                 if path == "-":
-                    lines = stdin or sys.stdin
+                    lines: Iterable[str] = stdin or sys.stdin
                 else:
                     lines = stack.enter_context(open(path, encoding="utf-8"))
                 for number, line in enumerate(lines, start=1):
@@ -337,16 +363,23 @@ class JSONLinesSource(Source):
         # The store that wrote the export served the bot it wrote last: its updated_at order.
         self._bots = [row for _, _, row in sorted(bots, key=lambda entry: entry[:2])]
 
-    def installations(self):
+    def installations(self) -> Iterator[Row]:
         return iter(self._installations)
 
-    def bots(self):
+    def bots(self) -> Iterator[Row]:
         return iter(self._bots)
 
-    def client_ids(self):
+    def client_ids(self) -> list[str]:
         return sorted(client_id for client_id in self.found_client_ids if client_id)
 
-    def _parse(self, line, origin, client_id, zone, bots):
+    def _parse(
+        self,
+        line: str,
+        origin: str,
+        client_id: str | None,
+        zone: datetime.tzinfo,
+        bots: list[tuple[float, int, Row]],
+    ) -> None:
         try:
             record = json.loads(line)
         except ValueError as error:
@@ -378,7 +411,7 @@ class JSONLinesSource(Source):
             bots.append((order, len(bots), row))
 
 
-def _row_from_columns(cls, columns, origin, zone) -> Row:
+def _row_from_columns(cls: ItemClass, columns: Mapping[str, Any], origin: str, zone: datetime.tzinfo) -> Row:
     """A Row from a slack_sdk SQL store's columns: scopes are "a,b" text, absent ids NULL or ""."""
     fields = {field.name: columns.get(field.name) for field in slack_fields(_model(cls))}
     fields["is_enterprise_install"] = bool(fields["is_enterprise_install"])
@@ -386,7 +419,10 @@ def _row_from_columns(cls, columns, origin, zone) -> Row:
     return _row_from_fields(cls, fields, columns.get("client_id"), origin, zone)
 
 
-def _row_from_fields(cls, fields, client_id, origin, zone) -> Row:
+def _row_from_fields(
+    cls: ItemClass, fields: Mapping[str, Any], client_id: Any, origin: str, zone: datetime.tzinfo
+) -> Row:
+    """A Row of the source's `fields` and `client_id`, as they are: the store validates them on import."""
     fields = dict(fields)
     if fields.get("installed_at") is None:
         # slack_sdk's Installation() would take "now": a second run would import the row again.
@@ -403,7 +439,7 @@ def _row_from_fields(cls, fields, client_id, origin, zone) -> Row:
         raise SourceError(f"{origin}: {error}") from None
 
 
-def _instant(value, zone) -> datetime.datetime:
+def _instant(value: Any, zone: datetime.tzinfo) -> datetime.datetime:
     """An aware datetime from a source's timestamp: a datetime or ISO 8601 text (naive: in `zone`), or a
     Unix time."""
     if isinstance(value, str):
@@ -418,17 +454,21 @@ def _instant(value, zone) -> datetime.datetime:
     raise ValueError(f"not a timestamp: {type(value).__name__}")
 
 
-def _model(cls):
+def _model(cls: ItemClass) -> type[SlackInstallation] | type[SlackBot]:
     return SlackInstallation if cls is Installation else SlackBot
 
 
 # -- import -----------------------------------------------------------------------------------------------
 
 
+# Called after each batch with the kind of rows ("installations" or "bots") and their counts so far.
+Progress: TypeAlias = "Callable[[str, collections.Counter[str]], None]"
+
+
 class _QuietStore(DjangoInstallationStore):
     """The store without its signals: `slack_store_import --no-signals`."""
 
-    def _send_on_commit(self, signal, **kwargs):
+    def _send_on_commit(self, signal: Signal, **kwargs: Any) -> None:
         pass
 
 
@@ -438,7 +478,7 @@ def import_from(
     batch_size: int = 500,
     dry_run: bool = False,
     send_signals: bool = True,
-    progress: Callable[[str, collections.Counter], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import `source` into the store (see the module's docstring), `batch_size` rows per transaction, and
     verify the result. Raises SourceError naming the row that cannot be imported; batches before it are
@@ -449,17 +489,23 @@ def import_from(
 
 
 class _Importer:
-    def __init__(self, source, batch_size, dry_run, send_signals, progress):
+    def __init__(
+        self, source: Source, batch_size: int, dry_run: bool, send_signals: bool, progress: Progress
+    ) -> None:
         self.source, self.batch_size, self.dry_run, self.progress = source, batch_size, dry_run, progress
         self.store_class = DjangoInstallationStore if send_signals else _QuietStore
-        self.stores = {}
+        self.stores: dict[str, DjangoInstallationStore] = {}
         self.result = ImportResult()
         # For the served-bot rule and the verification, per workspace (client_id, enterprise_id, team_id):
-        self.identities = {"installations": set(), "bots": set()}  # every identity the source holds
-        self.latest = {}  # the source's latest installation: (installed_at, user_id)
-        self.served = {}  # the source's served bot: (identity, Row)
-        self.latest_bot = {}  # the latest installed_at of the source's bots
-        self.last_written = {}  # identity of the bot this run wrote last
+        # every identity the source holds
+        self.identities: dict[str, set[Identity]] = {"installations": set(), "bots": set()}
+        # the source's latest installation: (installed_at, user_id)
+        self.latest: dict[Workspace, tuple[datetime.datetime, str]] = {}
+        self.served: dict[Workspace, tuple[Identity, Row]] = {}  # the source's served bot: (identity, Row)
+        self.latest_bot: dict[
+            Workspace, datetime.datetime
+        ] = {}  # the latest installed_at of the source's bots
+        self.last_written: dict[Workspace, Identity] = {}  # identity of the bot this run wrote last
 
     def run(self) -> ImportResult:
         self._import("installations", self.source.installations())
@@ -469,7 +515,7 @@ class _Importer:
             self._verify()
         return self.result
 
-    def _import(self, kind, rows):
+    def _import(self, kind: str, rows: Iterable[Row]) -> None:
         model, identity = (
             (SlackInstallation, INSTALLATION_IDENTITY)
             if kind == "installations"
@@ -487,40 +533,50 @@ class _Importer:
                     written = state in ("new", "updated")
                     if written:
                         if not self.dry_run:
-                            (store.save if kind == "installations" else store.save_bot)(item)
+                            # Installation rows hold Installations, bot rows Bots.
+                            save: Callable[[Any], None] = (
+                                store.save if kind == "installations" else store.save_bot
+                            )
+                            save(item)
                         stored[key] = _merged(stored.get(key), values)
                     self._note(kind, key, values, row, item, written)
             self.progress(kind, counts)
 
-    def _prepare(self, row):
+    def _prepare(self, row: Row) -> tuple[Row, DjangoInstallationStore, Item, dict[str, Any]] | None:
         """(row, store, object to save, validated column values), or None for a row to skip."""
         if isinstance(row.item, Bot) and not row.item.bot_token:
             # slack_sdk's SQLAlchemy store writes one for a user-only install; its find_bot ignores it too.
             self.result.skipped["bot rows without a bot token"] += 1
             return None
-        store = self._store(row)
+        store = self._store(row.client_id, row.origin)
         item = _without_bot(row.item) if isinstance(row.item, Installation) else row.item
         try:
             return row, store, item, store._row_values(_model(type(row.item)), item)
         except (TypeError, ValueError) as error:
             raise SourceError(f"{row.origin}: {error}") from None
 
-    def _store(self, row):
-        if row.client_id not in self.stores:
+    def _store(self, client_id: str, origin: str) -> DjangoInstallationStore:
+        """The store of `client_id`; `origin` names the row that needs it, if it cannot be made."""
+        if client_id not in self.stores:
             try:
-                self.stores[row.client_id] = self.store_class(client_id=row.client_id)
+                self.stores[client_id] = self.store_class(client_id=client_id)
             except (TypeError, ValueError) as error:
-                raise SourceError(f"{row.origin}: {error}") from None
-        return self.stores[row.client_id]
+                raise SourceError(f"{origin}: {error}") from None
+        return self.stores[client_id]
 
-    def _transaction(self):
+    def _transaction(self) -> AbstractContextManager[object]:
         return contextlib.nullcontext() if self.dry_run else transaction.atomic(using=self._db())
 
     @staticmethod
-    def _db():
+    def _db() -> str:
         return router.db_for_write(SlackInstallation)
 
-    def _stored(self, model, identity, values_list):
+    def _stored(
+        self,
+        model: type[SlackInstallation] | type[SlackBot],
+        identity: tuple[str, ...],
+        values_list: list[dict[str, Any]],
+    ) -> dict[Identity, dict[str, Any]]:
         """Column values of the stored rows with the identities of `values_list`, by identity."""
         if not values_list:
             return {}
@@ -534,7 +590,9 @@ class _Importer:
             for row in rows
         }
 
-    def _note(self, kind, key, values, row, item, written):
+    def _note(
+        self, kind: str, key: Identity, values: dict[str, Any], row: Row, item: Item, written: bool
+    ) -> None:
         self.identities[kind].add(key)
         workspace = (values["client_id"], values["enterprise_id"], values["team_id"])
         installed_at = values["installed_at"]
@@ -548,7 +606,7 @@ class _Importer:
         if written:
             self.last_written[workspace] = key
 
-    def _rewrite_served_bots(self):
+    def _rewrite_served_bots(self) -> None:
         """Make the bot the source serves the one served here, where this run wrote another bot of its
         workspace after it (or instead of it): write it again, so it is the one written last. Unless this
         store has a bot of its own installed after every bot of the source (an install here, after switching
@@ -563,19 +621,21 @@ class _Importer:
             with self._transaction():
                 for workspace in batch:
                     if workspace in newer:
-                        row = SlackBot.objects.get(pk=newer[workspace][1])
-                        store = self._store(Row(row.client_id, None, f"bot id {row.pk}"))
-                        bot = store.bot_from_row(row)
+                        bot_row = SlackBot.objects.get(pk=newer[workspace][1])
+                        store = self._store(bot_row.client_id, f"bot id {bot_row.pk}")
+                        bot = store.bot_from_row(bot_row)
                     else:
                         row = self.served[workspace][1]
-                        store, bot = self.stores[row.client_id], row.item
+                        store, bot = self.stores[row.client_id], cast(Bot, row.item)  # a bot row
                     if not self.dry_run:
                         store.save_bot(bot)
                     self.result.bots["rewritten"] += 1
         if stale:
             self.progress("bots", self.result.bots)
 
-    def _bots_installed_here_since(self, workspaces):
+    def _bots_installed_here_since(
+        self, workspaces: Mapping[Workspace, object]
+    ) -> dict[Workspace, tuple[datetime.datetime, Any]]:
         """{workspace: (installed_at, pk)} of this store's latest bot that the source does not have, for the
         `workspaces` where it was installed after every bot of the source."""
         if not workspaces:
@@ -585,7 +645,7 @@ class _Importer:
             .order_by("client_id", "enterprise_id", "team_id", "-installed_at", "-id")
             .values_list("client_id", "enterprise_id", "team_id", "installed_at", "pk")
         )
-        newer = {}
+        newer: dict[Workspace, tuple[datetime.datetime, Any]] = {}
         for client_id, enterprise_id, team_id, installed_at, pk in rows.iterator(chunk_size=2000):
             workspace = (client_id, enterprise_id, team_id)
             if (
@@ -597,7 +657,7 @@ class _Importer:
                 newer[workspace] = (installed_at, pk)
         return newer
 
-    def _verify(self):
+    def _verify(self) -> None:
         """Compare the store with the source: every identity of the source is here, and each workspace's
         latest installation and served bot are the source's, or were installed here after it."""
         result, problems = self.result, self.result.problems
@@ -661,7 +721,7 @@ def _without_bot(installation: Installation) -> Installation:
     return stripped
 
 
-def _compare(stored, values) -> str:
+def _compare(stored: dict[str, Any] | None, values: dict[str, Any]) -> str:
     """ "new", "updated" or "unchanged"; or "kept" for a row whose token was rotated here since: the source's
     token expires earlier, and writing it would put back a token Slack already replaced."""
     if stored is None:
@@ -680,7 +740,7 @@ def _compare(stored, values) -> str:
     return "updated"
 
 
-def _merged(stored, values):
+def _merged(stored: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
     if stored is None:
         return {name: values[name] for name in values if name not in ("client_id", "updated_at")}
     return {
@@ -689,27 +749,27 @@ def _merged(stored, values):
     }
 
 
-def _first_per_workspace(rows) -> dict:
+def _first_per_workspace(rows: models.QuerySet[Any, tuple[Any, ...]]) -> dict[Workspace, tuple[Any, ...]]:
     """{(client_id, enterprise_id, team_id): the rest of the first row of each workspace} of ordered rows."""
-    first = {}
+    first: dict[Workspace, tuple[Any, ...]] = {}
     for client_id, enterprise_id, team_id, *rest in rows.iterator(chunk_size=2000):
         first.setdefault((client_id, enterprise_id, team_id), tuple(rest))
     return first
 
 
-def _where(workspace) -> str:
+def _where(workspace: Workspace) -> str:
     client_id, enterprise_id, team_id = workspace
     return f"client_id {client_id}, enterprise {enterprise_id or None}, team {team_id or None}"
 
 
-def _installed(found) -> str:
+def _installed(found: tuple[Any, ...] | None) -> str:
     if not found:
         return "none"
     text = f"at {found[0].isoformat()}"
     return f"{text} by {found[1] or None}" if len(found) > 1 else text
 
 
-def _batches(iterable: Iterable, size: int) -> Iterator[list]:
+def _batches(iterable: Iterable[_T], size: int) -> Iterator[list[_T]]:
     iterator = iter(iterable)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
@@ -720,7 +780,7 @@ def _batches(iterable: Iterable, size: int) -> Iterator[list]:
 
 def export_records(
     *, client_id: str | None = None, include_tokens: bool = False, chunk_size: int = 1000
-) -> Iterator[dict]:
+) -> Iterator[dict[str, Any]]:
     """Every installation row, then every bot row, as JSON-ready dicts that `JSONLinesSource` reads back:
     "type", "client_id", the slack_sdk object's fields (timestamps as Unix time, absent ids None), and
     "updated_at" (bots are served in that order). Tokens are masked (`xoxb-…abcd`) unless `include_tokens`.
@@ -732,7 +792,7 @@ def export_records(
         rows = model.objects.all() if client_id is None else model.objects.filter(client_id=client_id)
         fields = slack_fields(model)
         for row in rows.order_by(*order).iterator(chunk_size=chunk_size):
-            record = {"type": kind, "client_id": row.client_id}
+            record: dict[str, Any] = {"type": kind, "client_id": row.client_id}
             for field in fields:
                 value = getattr(row, field.name)
                 if isinstance(field, InstantField):

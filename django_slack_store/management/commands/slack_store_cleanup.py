@@ -1,7 +1,8 @@
 """`manage.py slack_store_cleanup`: delete expired OAuth states and old installation and bot history."""
 
 import datetime
-from argparse import ArgumentTypeError
+from argparse import ArgumentParser, ArgumentTypeError
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import router, transaction
@@ -9,6 +10,9 @@ from django.db import router, transaction
 from ...conf import store_settings
 from ...fields import UTC
 from ...models import SlackBot, SlackInstallation, SlackOAuthState
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class Command(BaseCommand):
@@ -18,7 +22,7 @@ class Command(BaseCommand):
         "no answer of the store changes, and no signal is sent. Works in batches, one transaction each."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--keep",
             type=_keep,
@@ -39,7 +43,16 @@ class Command(BaseCommand):
             "--client-id", help="Prune only this Slack app's history (OAuth states belong to no app: all go)."
         )
 
-    def handle(self, *, keep, batch_size, dry_run, client_id, verbosity, **options):
+    def handle(
+        self,
+        *,
+        keep: int | Literal["all"] | None,
+        batch_size: int,
+        dry_run: bool,
+        client_id: str | None,
+        verbosity: int,
+        **options: Any,
+    ) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         if keep is None:
@@ -53,7 +66,7 @@ class Command(BaseCommand):
         done = "would be deleted" if dry_run else "deleted"
 
         states = self._purge_states(batch_size, dry_run, done, verbosity)
-        pruned = {}
+        pruned: dict[StrOrPromise | None, int] = {}  # by the model's verbose_name_plural
         if keep is None:
             self.stdout.write("History: all kept (--keep all, or HISTORY_KEEP is None).")
         else:
@@ -73,7 +86,7 @@ class Command(BaseCommand):
         message = f"{summary} {done}{kept}."
         self.stdout.write(self.style.SUCCESS(f"Dry run, nothing deleted: {message}" if dry_run else message))
 
-    def _purge_states(self, batch_size, dry_run, done, verbosity):
+    def _purge_states(self, batch_size: int, dry_run: bool, done: str, verbosity: int) -> int:
         now = datetime.datetime.now(UTC)
         if dry_run:
             return SlackOAuthState.objects.filter(expires_at__lte=now).count()
@@ -90,9 +103,9 @@ class Command(BaseCommand):
                 return total
 
 
-def _keep(value):
+def _keep(value: str) -> int | Literal["all"]:
     if value == "all":
-        return value
+        return "all"
     try:
         keep = int(value)
     except ValueError:

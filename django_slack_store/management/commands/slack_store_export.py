@@ -3,9 +3,12 @@
 import json
 import os
 import tempfile
+from argparse import ArgumentParser
+from collections.abc import Iterable
 from pathlib import Path
+from typing import IO, Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from ...crypto import TokenDecryptionError
 from ...transfer import export_records
@@ -18,7 +21,7 @@ class Command(BaseCommand):
         "imported back with slack_store_import --jsonl."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--output", "-o", metavar="FILE", help="Write here (default: standard output).")
         parser.add_argument(
             "--include-tokens",
@@ -31,7 +34,16 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=1000, help="Rows read per query (default 1000)."
         )
 
-    def handle(self, *, output, include_tokens, client_id, batch_size, verbosity, **options):
+    def handle(
+        self,
+        *,
+        output: str | None,
+        include_tokens: bool,
+        client_id: str | None,
+        batch_size: int,
+        verbosity: int,
+        **options: Any,
+    ) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         # Progress goes where it cannot mix with the JSON Lines.
@@ -53,7 +65,14 @@ class Command(BaseCommand):
             )
         )
 
-    def _write_file(self, path, records, log, verbosity, batch_size):
+    def _write_file(
+        self,
+        path: Path,
+        records: Iterable[dict[str, Any]],
+        log: OutputWrapper,
+        verbosity: int,
+        batch_size: int,
+    ) -> dict[str, int]:
         """Into a temporary file beside `path`, renamed at the end: a failed export leaves no half file."""
         try:
             # mkstemp creates the file readable and writable by its owner only.
@@ -69,7 +88,14 @@ class Command(BaseCommand):
             raise
         return counts
 
-    def _write(self, stream, records, log, verbosity, batch_size):
+    def _write(
+        self,
+        stream: OutputWrapper | IO[str],
+        records: Iterable[dict[str, Any]],
+        log: OutputWrapper,
+        verbosity: int,
+        batch_size: int,
+    ) -> dict[str, int]:
         counts = {"installation": 0, "bot": 0}
         for record in records:
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,6 +1,10 @@
 """`manage.py slack_store_import`: move installations and bots from slack_sdk's stores into this one."""
 
+import collections
+import datetime
 import zoneinfo
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,7 +20,7 @@ class Command(BaseCommand):
     )
     stealth_options = ("stdin",)
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument(
             "--sqlalchemy-url",
@@ -70,7 +74,7 @@ class Command(BaseCommand):
             "as for any save).",
         )
 
-    def handle(self, **options):
+    def handle(self, **options: Any) -> None:
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         if not options["sqlalchemy_url"] and (options["installations_table"] or options["bots_table"]):
@@ -91,7 +95,7 @@ class Command(BaseCommand):
         finally:
             source.close()
 
-    def _source(self, options, zone):
+    def _source(self, options: dict[str, Any], zone: datetime.tzinfo) -> transfer.Source:
         client_id = options["client_id"]
         if options["sqlalchemy_url"]:
             return transfer.SQLAlchemySource(
@@ -109,13 +113,13 @@ class Command(BaseCommand):
             options["jsonl"], client_id=client_id, zone=zone, stdin=options.get("stdin")
         )
 
-    def _import(self, source, options):
+    def _import(self, source: transfer.Source, options: dict[str, Any]) -> None:
         dry_run, verbosity = options["dry_run"], options["verbosity"]
         self.stdout.write(
             f"Importing from {source.description}, naive timestamps read as {options['source_tz']}."
         )
 
-        def progress(kind, counts):
+        def progress(kind: str, counts: collections.Counter[str]) -> None:
             if verbosity >= 1:
                 self.stdout.write(f"  {kind}: {_counts(counts)}")
 
@@ -164,7 +168,7 @@ class Command(BaseCommand):
         )
 
 
-def _counts(counts) -> str:
+def _counts(counts: collections.Counter[str]) -> str:
     states = ["new", "updated", "unchanged"] + [state for state in ("kept", "rewritten") if counts[state]]
     text = ", ".join(f"{counts[state]} {state}" for state in states)
     return text.replace(" kept", " kept (rotated here since: newer than the source's)")

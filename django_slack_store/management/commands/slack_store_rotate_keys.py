@@ -1,5 +1,8 @@
 """`manage.py slack_store_rotate_keys`: re-encrypt every stored token with the first encryption key."""
 
+from argparse import ArgumentParser
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.views.decorators.debug import sensitive_variables
@@ -16,7 +19,7 @@ class Command(BaseCommand):
         "every process first: a process that does not know the first key cannot read what this writes."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--batch-size",
             type=int,
@@ -32,7 +35,9 @@ class Command(BaseCommand):
 
     # The rows are decrypted in the frames below this one: error reports must not show them.
     @sensitive_variables()
-    def handle(self, *, batch_size, dry_run, database, verbosity, **options):
+    def handle(
+        self, *, batch_size: int, dry_run: bool, database: str | None, verbosity: int, **options: Any
+    ) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         try:
