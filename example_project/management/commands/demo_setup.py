@@ -120,6 +120,9 @@ def demo_installations(now: float) -> list[tuple[str, Installation]]:
 
 class Command(BaseCommand):
     help = "Create the demo's admin user and demo Slack installations, unless they exist (DEBUG only)."
+    # Checked in handle(), after the DEBUG check: Django 6.1's model checks open the database (its JSONField
+    # support), which would create the SQLite file of a refused run.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -132,6 +135,7 @@ class Command(BaseCommand):
                 "demo_setup creates a superuser whose password is published; it runs only with DEBUG on "
                 "(DJANGO_DEBUG=1, as `make demo` sets)."
             )
+        self.check()
         url = url.rstrip("/")
         self.admin_user()
         self.installations()
