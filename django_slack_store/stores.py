@@ -105,7 +105,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         bot = installation.to_bot() if bot_row else None  # before any write: slack_sdk may refuse it
         with transaction.atomic(using=self._db()):
             self._upsert(self.installation_model, INSTALLATION_IDENTITY, row, keep_when_empty=USER_FIELDS)
-            self._written([(row["enterprise_id"], row["team_id"])])
+            self._written([(row["enterprise_id"], row["team_id"])])  # the bot row has the same key
             self._send_on_commit(signals.installation_saved, installation=installation)
             if bot_row:
                 self._upsert(self.bot_model, BOT_IDENTITY, bot_row)

@@ -211,7 +211,7 @@ def test_the_command_client_id(db):
     [
         (["--keep", "-1"], "must be an int >= 0 or 'all'"),
         (["--keep", "some"], "must be an int >= 0 or 'all'"),
-        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--batch-size", "0"], "--batch-size: must be at least 1"),
     ],
 )
 def test_the_command_refuses_bad_arguments(db, args, message):

@@ -160,7 +160,7 @@ def test_a_failed_export_leaves_no_file(api, tmp_path, monkeypatch):
 
 
 def test_bad_arguments(db, tmp_path):
-    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+    with pytest.raises(CommandError, match="--batch-size: must be at least 1"):
         export("--batch-size", "0")
     with pytest.raises(CommandError, match="Cannot write"):
         export("--output", str(tmp_path / "missing" / "export.jsonl"))

@@ -664,7 +664,7 @@ def _unknown_type(tmp_path):
             lambda tmp: ["--sqlite3-path", "x.db", "--bots-table", "b"],
             "--installations-table and --bots-table go with --sqlalchemy-url",
         ),
-        (lambda tmp: ["--sqlite3-path", "x.db", "--batch-size", "0"], "--batch-size must be at least 1"),
+        (lambda tmp: ["--sqlite3-path", "x.db", "--batch-size", "0"], "--batch-size: must be at least 1"),
     ],
     ids=lambda value: "" if callable(value) else value[:40],
 )

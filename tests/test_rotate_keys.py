@@ -203,7 +203,7 @@ def test_a_row_no_key_decrypts_stops_the_command_naming_it(store, settings):
 @pytest.mark.parametrize(
     ("args", "settings_value", "message"),
     [
-        (["--batch-size", "0"], {}, "--batch-size must be at least 1"),
+        (["--batch-size", "0"], {}, "--batch-size: must be at least 1"),
         ([], {"ENCRYPTION_KEYS": ["not-a-key"]}, r"\[0\] is not a Fernet key"),
         ([], {"ENCRYPTION_KEYS": "not-a-list"}, "must be a list"),
     ],

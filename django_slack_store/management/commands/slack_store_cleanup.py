@@ -10,6 +10,7 @@ from django.db import router, transaction
 from ...conf import store_settings
 from ...fields import UTC
 from ...models import SlackBot, SlackInstallation, SlackOAuthState
+from .. import options
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--batch-size",
-            type=int,
+            type=options.batch_size,
             default=1000,
             help="Rows deleted per transaction (default 1000): no big table is locked for long.",
         )
@@ -53,8 +54,6 @@ class Command(BaseCommand):
         verbosity: int,
         **options: Any,
     ) -> None:
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
         if keep is None:
             keep = store_settings.HISTORY_KEEP
             if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from ...crypto import TokenDecryptionError
 from ...transfer import export_records
+from .. import options
 
 
 class Command(BaseCommand):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--client-id", help="Export only this Slack app's rows.")
         parser.add_argument(
-            "--batch-size", type=int, default=1000, help="Rows read per query (default 1000)."
+            "--batch-size", type=options.batch_size, default=1000, help="Rows read per query (default 1000)."
         )
 
     def handle(
@@ -44,8 +45,6 @@ class Command(BaseCommand):
         verbosity: int,
         **options: Any,
     ) -> None:
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
         # Progress goes where it cannot mix with the JSON Lines.
         log = self.stderr if output is None else self.stdout
         records = export_records(client_id=client_id, include_tokens=include_tokens, chunk_size=batch_size)

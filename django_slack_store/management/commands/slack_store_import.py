@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import transfer
+from .. import options
 
 
 class Command(BaseCommand):
@@ -63,7 +64,9 @@ class Command(BaseCommand):
             help="How to read the source's naive timestamps (default UTC, what slack_sdk writes); an "
             "IANA zone name such as Europe/Paris. See docs/migrating.md.",
         )
-        parser.add_argument("--batch-size", type=int, default=500, help="Rows per transaction (default 500).")
+        parser.add_argument(
+            "--batch-size", type=options.batch_size, default=500, help="Rows per transaction (default 500)."
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Read and validate everything, report, write nothing."
         )
@@ -75,8 +78,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, **options: Any) -> None:
-        if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be at least 1.")
         if not options["sqlalchemy_url"] and (options["installations_table"] or options["bots_table"]):
             raise CommandError("--installations-table and --bots-table go with --sqlalchemy-url.")
         try:

@@ -9,6 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ...crypto import TokenDecryptionError, check_keys
 from ...models import SlackBot, SlackInstallation
+from .. import options
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--batch-size",
-            type=int,
+            type=options.batch_size,
             default=500,
             help="Rows per transaction (default 500); each batch is committed before the next is read.",
         )
@@ -38,8 +39,6 @@ class Command(BaseCommand):
     def handle(
         self, *, batch_size: int, dry_run: bool, database: str | None, verbosity: int, **options: Any
     ) -> None:
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
         try:
             check_keys()
         except ImproperlyConfigured as error:
