@@ -1,6 +1,7 @@
 # make venv   .venv with the package (editable) and its test dependencies
-# make test   the test suite on SQLite, PostgreSQL and MariaDB (servers skipped when unreachable,
-#             required with REQUIRE_DATABASES=1); extra pytest arguments: make test PYTEST_ARGS="-k rotation"
+# make test   the test suite on SQLite, PostgreSQL, MariaDB, and PostgreSQL through PgBouncer in transaction
+#             mode (servers skipped when unreachable, required with REQUIRE_DATABASES=1); extra pytest
+#             arguments: make test PYTEST_ARGS="-k rotation"
 # make demo   the example project (Bolt AsyncApp on Channels/daphne, with the admin) on http://127.0.0.1:8000,
 #             with a demo admin user and demo installations; make demo-setup does all but serving
 # make bench  benchmarks of the store beside slack_sdk's SQLAlchemy stores and a raw-driver floor, on SQLite and
@@ -21,7 +22,17 @@ DEMO_ENV := DJANGO_SETTINGS_MODULE=example_project.settings DJANGO_DEBUG=1
 
 .PHONY: venv test bench demo demo-setup clean distclean
 
+# Checked on every run, not only when the venv is built: DB_BACKEND=pgbouncer runs Debian's pgbouncer.
 venv: $(VENV)/.installed
+	@if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing pgbouncer for the PgBouncer test run"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y pgbouncer || (apt-get update && apt-get install -y pgbouncer); \
+		else \
+			echo "warning: pgbouncer not installed; make test skips its PgBouncer run (apt-get install pgbouncer)"; \
+		fi; \
+	fi
 
 # Reinstalls only when the packaging files change; the editable install picks up code changes by itself.
 $(VENV)/.installed: setup.cfg pyproject.toml

@@ -37,7 +37,7 @@ def check_history_keep(
 ) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     keep = user_settings.get("HISTORY_KEEP") if isinstance(user_settings, dict) else None
-    if keep is None or (isinstance(keep, int) and not isinstance(keep, bool) and keep >= 0):
+    if keep is None or _is_int_at_least(keep, 0):
         return []
     return [
         checks.Error(
@@ -111,15 +111,7 @@ def check_cache(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -
                 id="django_slack_store.E005",
             )
         )
-    timeout = user_settings.get("CACHE_TIMEOUT", 1)
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-        errors.append(
-            checks.Error(
-                f"DJANGO_SLACK_STORE['CACHE_TIMEOUT'] must be an int >= 1 (seconds), not {timeout!r}.",
-                id="django_slack_store.E006",
-            )
-        )
-    return errors
+    return errors + _int_setting(user_settings, "CACHE_TIMEOUT", 1, "seconds", "django_slack_store.E006")
 
 
 @checks.register(checks.Tags.caches, deploy=True)
@@ -138,3 +130,42 @@ def check_shared_cache(
             id="django_slack_store.W003",
         )
     ]
+
+
+@checks.register(checks.Tags.database)
+def check_async(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    user_settings = store_settings.user_settings()
+    if not isinstance(user_settings, dict):
+        return []
+    errors: list[checks.CheckMessage] = []
+    if not isinstance(user_settings.get("ASYNC_NATIVE", True), bool):
+        errors.append(
+            checks.Error(
+                "DJANGO_SLACK_STORE['ASYNC_NATIVE'] must be True or False, "
+                f"not {user_settings['ASYNC_NATIVE']!r}.",
+                id="django_slack_store.E007",
+            )
+        )
+    return errors + _int_setting(
+        user_settings,
+        "ASYNC_POOL_SIZE",
+        1,
+        "connections per event loop",
+        "django_slack_store.E008",
+        hint="docs/deployment.md explains how to size it.",
+    )
+
+
+def _is_int_at_least(value: object, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _int_setting(
+    user_settings: dict[str, Any], name: str, minimum: int, unit: str, check_id: str, hint: str | None = None
+) -> list[checks.CheckMessage]:
+    """An error when the setting `name`, if given, is not an int of at least `minimum`."""
+    value = user_settings.get(name, minimum)
+    if _is_int_at_least(value, minimum):
+        return []
+    message = f"DJANGO_SLACK_STORE[{name!r}] must be an int >= {minimum} ({unit}), not {value!r}."
+    return [checks.Error(message, hint=hint, id=check_id)]

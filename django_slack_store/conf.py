@@ -34,6 +34,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a cached find (and a workspace's cache version) lives. Writes make cached finds misses at
     # once, so this only bounds memory and the one failure case (docs/performance.md).
     "CACHE_TIMEOUT": 300,
+    # On PostgreSQL with psycopg 3, the async methods run the store's statements on the event loop through
+    # connections of their own (docs/performance.md#async); False: they run the sync methods in a thread.
+    "ASYNC_NATIVE": True,
+    # The most connections the native async path opens per event loop (per process, with one loop each),
+    # per database alias. Opened as concurrent calls need them, kept open for reuse.
+    "ASYNC_POOL_SIZE": 4,
 }
 
 
@@ -49,6 +55,8 @@ class StoreSettings:
         HISTORY_KEEP: int | None
         CACHE_ALIAS: str | None
         CACHE_TIMEOUT: int
+        ASYNC_NATIVE: bool
+        ASYNC_POOL_SIZE: int
 
     def __init__(self) -> None:
         self._cache: dict[str, Any] = {}

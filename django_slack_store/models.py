@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from asgiref.sync import sync_to_async
-from django.db import connections, models, router, transaction
+from django.db import models, router, transaction
 from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
 
 from . import crypto
@@ -266,31 +265,7 @@ class SlackBot(SlackRecord):
 
 
 class SlackOAuthStateManager(models.Manager["SlackOAuthState"]):
-    """The two writes of the OAuth state store: consume one state, purge expired ones."""
-
-    def consume(self, digest: str, now: datetime.datetime) -> bool:
-        """Delete the state with this digest if it expires after `now`; True when this call deleted it.
-
-        One DELETE whose row count is the answer, so of two concurrent consumes the database lets exactly one
-        succeed. Plain SQL rather than `QuerySet.delete()`, which turns into a SELECT and a DELETE as soon as
-        any project connects a pre_delete or post_delete receiver: the guarantee must not depend on that.
-        """
-        db = self._db or router.db_for_write(self.model)
-        connection = connections[db]
-        opts = self.model._meta
-        # django-stubs types get_field() as any field or relation, and `column` as possibly unset.
-        digest_field = cast("models.Field[Any, Any]", opts.get_field("digest"))
-        expires_at = cast("models.Field[Any, Any]", opts.get_field("expires_at"))
-        quote = connection.ops.quote_name
-        sql = (
-            f"DELETE FROM {quote(opts.db_table)} "
-            f"WHERE {quote(cast(str, digest_field.column))} = %s "
-            f"AND {quote(cast(str, expires_at.column))} > %s"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [digest, expires_at.get_db_prep_value(now, connection)])
-            consumed: bool = cursor.rowcount > 0  # the DB-API cursor is untyped
-            return consumed
+    """The OAuth state store's purge of expired states (its consume is in statements.py)."""
 
     def purge_expired(self, now: datetime.datetime, limit: int | None = None) -> int:
         """Delete states expired at `now` (at most `limit` of them, oldest first); returns how many.
@@ -308,9 +283,6 @@ class SlackOAuthStateManager(models.Manager["SlackOAuthState"]):
             expired = expired.filter(pk__in=ids)
         deleted, _ = expired.delete()
         return deleted
-
-    async def apurge_expired(self, now: datetime.datetime, limit: int | None = None) -> int:
-        return await sync_to_async(self.purge_expired)(now, limit)
 
 
 class SlackOAuthState(models.Model):

@@ -6,11 +6,14 @@ nobody can plant their own authorization code on an installer (CSRF). Hence the 
 
 - a state is 256 random bits, and the table keeps only its SHA-256 digest and when it expires;
 - `consume()` says True at most once, and only strictly before expiry, in one DELETE whose row count is
-  the answer; anything else, malformed input included, is False, never an exception (database errors do
-  propagate: an outage is not "invalid state");
+  the answer (statements.py: plain SQL, not `QuerySet.delete()`, which turns into a SELECT and a DELETE as
+  soon as a project connects a pre_delete or post_delete receiver); anything else, malformed input
+  included, is False, never an exception (database errors do propagate: an outage is not "invalid state");
 - time is Python's (`clock`, `time.time` by default) on both sides, so tests can set it to the
   microsecond; the database clock is never asked. App servers must keep their clocks in sync (NTP); skew
   between them shifts expiry by that much, which a validity of minutes tolerates;
+- on PostgreSQL the async methods run natively on the event loop (native.py), like the installation
+  store's;
 - expired rows are purged by `issue()`: a bounded batch, oldest first, through the expiry index. Each
   issue adds one row and may remove up to `purge_batch_size` expired ones, so expired rows never pile
   up while installs happen, and a backlog (say, after a long outage) drains in a few installs.
@@ -22,12 +25,16 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from slack_sdk.oauth.state_store import OAuthStateStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
+from . import native, statements
 from .fields import UTC
 from .models import SlackOAuthState
 
@@ -70,27 +77,47 @@ class DjangoOAuthStateStore(OAuthStateStore, AsyncOAuthStateStore):
         return state
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        database = await native.database(self.state_model)
+        if database is None:
+            return await sync_to_async(self.issue)(*args, **kwargs)
         state, now = secrets.token_urlsafe(STATE_BYTES), self._now()
-        await self.state_model.objects.acreate(**self._row(state, now))
-        self._log_purged(await self.state_model.objects.apurge_expired(now, limit=self.purge_batch_size))
+        row, model, prep = self._row(state, now), self.state_model, self._prep(database.wrapper)
+        await database.execute(statements.issue_state_statement(model, database.using), prep(**row))
+        purge = statements.purge_states_statement(model, database.using)
+        self._log_purged(await database.execute(purge, [*prep(expires_at=now), self.purge_batch_size]))
         return state
 
     def consume(self, state: str) -> bool:
         digest = _digest(state)
         if digest is None:
             return self._refused("malformed")
-        if not self.state_model.objects.consume(digest, self._now()):
-            return self._refused("unknown, expired or already used")
-        return True
+        using = router.db_for_write(self.state_model)
+        connection = connections[using]
+        with native.sync_cursor(connection) as cursor:
+            sql = statements.consume_state_statement(self.state_model, using)
+            cursor.execute(sql, self._prep(connection)(digest=digest, expires_at=self._now()))
+            consumed: bool = cursor.rowcount > 0  # the DB-API cursor is untyped
+        return consumed or self._refused("unknown, expired or already used")
 
     async def async_consume(self, state: str) -> bool:
-        # Django has no async cursor: the one DELETE runs in a thread, and the event loop stays free.
+        database = await native.database(self.state_model)
+        if database is None:
+            return await sync_to_async(self.consume)(state)
         digest = _digest(state)
         if digest is None:
             return self._refused("malformed")
-        if not await sync_to_async(self.state_model.objects.consume)(digest, self._now()):
-            return self._refused("unknown, expired or already used")
-        return True
+        sql = statements.consume_state_statement(self.state_model, database.using)
+        params = self._prep(database.wrapper)(digest=digest, expires_at=self._now())
+        return await database.execute(sql, params) > 0 or self._refused("unknown, expired or already used")
+
+    def _prep(self, connection: BaseDatabaseWrapper) -> Callable[..., list[Any]]:
+        """Column values, by field name, as `connection` takes them (in the order given)."""
+        fields = {field.name: field for field in self.state_model._meta.concrete_fields}
+
+        def prep(**values: Any) -> list[Any]:
+            return [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
+
+        return prep
 
     def _now(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self.clock(), UTC)

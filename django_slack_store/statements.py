@@ -31,6 +31,7 @@ from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.db.models.options import Options
 from django.dispatch import receiver
 
+from . import native
 from .models import SlackBot, SlackInstallation, slack_fields
 
 KEY_COLUMNS = ("client_id", "enterprise_id", "team_id")
@@ -45,14 +46,26 @@ class Statement(NamedTuple):
     sql: str
     names: tuple[str, ...]
     converters: tuple[Converters, ...]
+    # The installation statement picks the served bot of the same key first: it takes the key twice.
+    bot_key_first: bool = False
 
-    def fetch_one(self, using: str, params: Sequence[Any]) -> dict[str, Any] | None:
+    def params(self, key: Sequence[Any]) -> list[Any]:
+        """The statement's parameters for a lookup key: client id, enterprise id, team id (and user id)."""
+        return [*key[:3], *key] if self.bot_key_first else list(key)
+
+    def fetch_one(self, using: str, key: Sequence[Any]) -> dict[str, Any] | None:
         connection = connections[using]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+        with native.sync_cursor(connection) as cursor:
+            cursor.execute(self.sql, self.params(key))
             row = cursor.fetchone()
-        if row is None:
-            return None
+        return None if row is None else self.values(row, connection)
+
+    async def afetch_one(self, database: native.Database, key: Sequence[Any]) -> dict[str, Any] | None:
+        """`fetch_one()` on the native async path."""
+        row = await database.fetch_one(self.sql, self.params(key))
+        return None if row is None else self.values(row, database.wrapper)
+
+    def values(self, row: Sequence[Any], connection: BaseDatabaseWrapper) -> dict[str, Any]:
         values = list(row)
         for index, functions, expression in self.converters:
             value = values[index]
@@ -142,7 +155,7 @@ def installation_statement(
         f"WHERE {' AND '.join(where)} "
         f"ORDER BY {', '.join(order)} LIMIT 1"
     )
-    return Statement(sql, tuple(names + bot_names), tuple(converters))
+    return Statement(sql, tuple(names + bot_names), tuple(converters), bot_key_first=True)
 
 
 class Upsert(NamedTuple):
@@ -151,11 +164,13 @@ class Upsert(NamedTuple):
     sql: str
     fields: tuple[Field[Any, Any], ...]
 
+    def params(self, values: dict[str, Any], connection: BaseDatabaseWrapper) -> list[Any]:
+        return [field.get_db_prep_save(values[field.name], connection) for field in self.fields]
+
     def execute(self, using: str, values: dict[str, Any]) -> None:
         connection = connections[using]
-        params = [field.get_db_prep_save(values[field.name], connection) for field in self.fields]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+        with native.sync_cursor(connection) as cursor:
+            cursor.execute(self.sql, self.params(values, connection))
 
 
 @functools.cache
@@ -183,10 +198,87 @@ def upsert_statement(
     return Upsert(sql, fields)
 
 
+def _key_condition(connection: BaseDatabaseWrapper, model: type[Model], by_user: bool) -> str:
+    quote, opts = connection.ops.quote_name, model._meta
+    names = (*KEY_COLUMNS, "user_id") if by_user else KEY_COLUMNS
+    return " AND ".join(f"{quote(_column(opts.get_field(name)))} = %s" for name in names)
+
+
+@functools.cache
+def delete_statement(model: type[Model], using: str, by_user: bool, written_before: bool) -> str:
+    """DELETE every row of a key (of one user, with `by_user`), or only those written before an instant.
+    Parameters: the key, then the instant. The native path's delete: the sync one is the ORM's."""
+    connection = connections[using]
+    quote, opts = connection.ops.quote_name, model._meta
+    sql = f"DELETE FROM {quote(opts.db_table)} WHERE {_key_condition(connection, model, by_user)}"
+    if written_before:
+        sql += f" AND {quote(_column(opts.get_field('updated_at')))} < %s"
+    return sql
+
+
+@functools.cache
+def exists_statement(model: type[Model], using: str, by_user: bool) -> str:
+    """SELECT a row when the key (of one user, with `by_user`) has any. Parameters: the key."""
+    connection = connections[using]
+    where = _key_condition(connection, model, by_user)
+    return f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where} LIMIT 1"
+
+
+# -- the OAuth state store's statements ---------------------------------------------------------------
+
+
+@functools.cache
+def consume_state_statement(model: type[Model], using: str) -> str:
+    """DELETE the state of a digest if it is still valid: one statement, whose row count is the answer, so
+    of two concurrent consumes the database lets one succeed. Parameters: the digest, the current instant."""
+    connection = connections[using]
+    quote, opts = connection.ops.quote_name, model._meta
+    return (
+        f"DELETE FROM {quote(opts.db_table)} "
+        f"WHERE {quote(_column(opts.get_field('digest')))} = %s "
+        f"AND {quote(_column(opts.get_field('expires_at')))} > %s"
+    )
+
+
+@functools.cache
+def issue_state_statement(model: type[Model], using: str) -> str:
+    """INSERT a state. Parameters: the digest, its expiry."""
+    connection = connections[using]
+    quote, opts = connection.ops.quote_name, model._meta
+    columns = ", ".join(quote(_column(opts.get_field(name))) for name in ("digest", "expires_at"))
+    return f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES (%s, %s)"
+
+
+@functools.cache
+def purge_states_statement(model: type[Model], using: str) -> str:
+    """DELETE a batch of expired states, oldest first, through the expiry index. Parameters: the current
+    instant, the batch size. PostgreSQL only (the native path): MariaDB refuses LIMIT in a subquery."""
+    connection = connections[using]
+    quote, opts = connection.ops.quote_name, model._meta
+    table, pk = quote(opts.db_table), quote(_column(opts.pk))
+    expires_at = quote(_column(opts.get_field("expires_at")))
+    return (
+        f"DELETE FROM {table} WHERE {pk} IN "
+        f"(SELECT {pk} FROM {table} WHERE {expires_at} <= %s ORDER BY {expires_at} LIMIT %s)"
+    )
+
+
+STATEMENTS = (
+    bot_statement,
+    installation_statement,
+    upsert_statement,
+    delete_statement,
+    exists_statement,
+    consume_state_statement,
+    issue_state_statement,
+    purge_states_statement,
+)
+
+
 @receiver(setting_changed)
 def _rebuild_statements(setting: str, **kwargs: Any) -> None:
     if setting in ("DATABASES", "USE_TZ", "TIME_ZONE"):
-        for statement in (bot_statement, installation_statement, upsert_statement):
+        for statement in STATEMENTS:
             statement.cache_clear()
 
 

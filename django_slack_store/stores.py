@@ -9,22 +9,24 @@ in a thread with `sync_to_async` (as Django's database session backend does), so
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime
 import functools
 import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.db import connections, models, router, transaction
+from django.db.models.deletion import Collector
 from django.dispatch import Signal
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
-from . import signals, statements
+from . import native, signals, statements
 from .cache import KEY_PREFIX, MISS, FindCache, find_cache
 from .conf import store_settings
 from .fields import UTC, InstantField, SlackIdField, TokenField, UndecryptableToken
@@ -89,50 +91,89 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     def logger(self) -> logging.Logger:
         return self._logger or logging.getLogger(__name__)
 
-    # -- writes: each is one sync method holding its transaction; the async twins run it in a thread --------
+    # -- writes ------------------------------------------------------------------------------------------
+    #
+    # Each write is a sync method holding its transaction on Django's connection. Its async twin runs the
+    # same statements on the native path (native.py), in one psycopg transaction, or else runs the sync
+    # method in a thread. Either way the cache versions and signals follow the commit (`_Effects`).
     #
     # Every method that holds a plaintext token is marked with `sensitive_variables`, so Django's error
     # reports hide its variables (and, for sync ones, those of everything it calls).
 
     @sensitive_variables()
     def save(self, installation: Installation) -> None:
+        self._save(*self._installation_upserts(installation))
+
+    @sensitive_variables()
+    async def async_save(self, installation: Installation) -> None:
+        database = await native.database(self.installation_model)
+        if database is None:
+            return await sync_to_async(self.save)(installation)
+        await self._async_save(database, *self._installation_upserts(installation))
+
+    @sensitive_variables()
+    def save_bot(self, bot: Bot) -> None:
+        self._save(*self._bot_upserts(bot))
+
+    @sensitive_variables()
+    async def async_save_bot(self, bot: Bot) -> None:
+        database = await native.database(self.bot_model)
+        if database is None:
+            return await sync_to_async(self.save_bot)(bot)
+        await self._async_save(database, *self._bot_upserts(bot))
+
+    @sensitive_variables()
+    def _installation_upserts(self, installation: Installation) -> tuple[list[_Upsert], _Effects]:
+        """The rows a save writes, validated before any write, and what it does once committed."""
         if not isinstance(installation, Installation):
             raise TypeError(
                 f"installation must be a slack_sdk Installation, not {type(installation).__name__}"
             )
         row = self._row_values(self.installation_model, installation)
-        bot_row = self._row_values(self.bot_model, installation) if installation.bot_token else None
-        bot = installation.to_bot() if bot_row else None  # before any write: slack_sdk may refuse it
-        with transaction.atomic(using=self._db()):
-            self._upsert(self.installation_model, INSTALLATION_IDENTITY, row, keep_when_empty=USER_FIELDS)
-            self._written([(row["enterprise_id"], row["team_id"])])  # the bot row has the same key
-            self._send_on_commit(signals.installation_saved, installation=installation)
-            if bot_row:
-                self._upsert(self.bot_model, BOT_IDENTITY, bot_row)
-                self._send_on_commit(signals.bot_saved, bot=bot)
-        self.logger.debug("Saved the installation of %s", _describe(row))
+        upserts = [_Upsert(self.installation_model, INSTALLATION_IDENTITY, row, USER_FIELDS)]
+        effects = _Effects()
+        effects.written(row["enterprise_id"], row["team_id"])  # the bot row has the same key
+        effects.send(signals.installation_saved, installation=installation)
+        if installation.bot_token:
+            bot_row = self._row_values(self.bot_model, installation)
+            bot = installation.to_bot()  # before any write: slack_sdk may refuse it
+            upserts.append(_Upsert(self.bot_model, BOT_IDENTITY, bot_row))
+            effects.send(signals.bot_saved, bot=bot)
+        return upserts, effects
 
     @sensitive_variables()
-    async def async_save(self, installation: Installation) -> None:
-        await sync_to_async(self.save)(installation)
-
-    @sensitive_variables()
-    def save_bot(self, bot: Bot) -> None:
+    def _bot_upserts(self, bot: Bot) -> tuple[list[_Upsert], _Effects]:
         if not isinstance(bot, Bot):
             raise TypeError(f"bot must be a slack_sdk Bot, not {type(bot).__name__}")
         row = self._row_values(self.bot_model, bot)
-        with transaction.atomic(using=self._db()):
-            self._upsert(self.bot_model, BOT_IDENTITY, row)
-            self._written([(row["enterprise_id"], row["team_id"])])
-            self._send_on_commit(signals.bot_saved, bot=bot)
-        self.logger.debug("Saved the bot of %s", _describe(row))
+        effects = _Effects()
+        effects.written(row["enterprise_id"], row["team_id"])
+        effects.send(signals.bot_saved, bot=bot)
+        return [_Upsert(self.bot_model, BOT_IDENTITY, row)], effects
 
     @sensitive_variables()
-    async def async_save_bot(self, bot: Bot) -> None:
-        await sync_to_async(self.save_bot)(bot)
+    def _save(self, upserts: list[_Upsert], effects: _Effects) -> None:
+        using = self._db()
+        with transaction.atomic(using=using):
+            for upsert in upserts:
+                upsert.statement(using).execute(using, upsert.values)
+            self._on_commit(effects)
+        self.logger.debug("Saved the %s of %s", _noun(upserts[0].model), _describe(upserts[0].values))
+
+    @sensitive_variables()
+    async def _async_save(self, database: native.Database, upserts: list[_Upsert], effects: _Effects) -> None:
+        async with database.transaction() as tx:
+            for upsert in upserts:
+                statement = upsert.statement(database.using)
+                await tx.execute(statement.sql, statement.params(upsert.values, database.wrapper))
+        self.logger.debug("Saved the %s of %s", _noun(upserts[0].model), _describe(upserts[0].values))
+        await self._committed(database, effects)
 
     # Deletes match the key exactly. `written_before` (Unix time, an extension of slack_sdk's signature)
-    # spares rows written at or after it: the lifecycle handlers below use it for late events.
+    # spares rows written at or after it: the lifecycle handlers below use it for late events. On the
+    # native path a delete is one DELETE statement, which is what Django's own "fast delete" runs; for a
+    # model that Django would not delete that way (delete signal receivers, relations to cascade) the async
+    # twins take the thread hop instead.
 
     def delete_bot(
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
@@ -143,9 +184,17 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     async def async_delete_bot(
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
     ) -> None:
-        await sync_to_async(self.delete_bot)(
-            enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
-        )
+        database = await self._native_deletes()
+        if database is None:
+            return await sync_to_async(self.delete_bot)(
+                enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
+            )
+        effects = _Effects()
+        async with database.connection() as tx:
+            await self._async_delete(
+                tx, effects, self.bot_model, enterprise_id, team_id, None, written_before
+            )
+        await self._committed(database, effects)
 
     def delete_installation(
         self,
@@ -172,9 +221,15 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         user_id: str | None = None,
         written_before: float | None = None,
     ) -> None:
-        await sync_to_async(self.delete_installation)(
-            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, written_before=written_before
-        )
+        database = await self._native_deletes()
+        if database is None:
+            return await sync_to_async(self.delete_installation)(
+                enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, written_before=written_before
+            )
+        effects, model = _Effects(), self.installation_model
+        async with database.connection() as tx:
+            await self._async_delete(tx, effects, model, enterprise_id, team_id, user_id, written_before)
+        await self._committed(database, effects)
 
     def delete_all(
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
@@ -188,32 +243,96 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     async def async_delete_all(
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
     ) -> None:
-        await sync_to_async(self.delete_all)(
-            enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
-        )
+        database = await self._native_deletes()
+        if database is None:
+            return await sync_to_async(self.delete_all)(
+                enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
+            )
+        effects = _Effects()
+        async with database.transaction() as tx:
+            await self._async_delete_all(tx, effects, enterprise_id, team_id, written_before)
+        await self._committed(database, effects)
+
+    async def _async_delete_all(
+        self,
+        tx: native.Transaction,
+        effects: _Effects,
+        enterprise_id: str | None,
+        team_id: str | None,
+        written_before: float | None,
+    ) -> None:
+        """delete_all() on the native path, in the caller's transaction `tx`: bots first, as there."""
+        for model in (self.bot_model, self.installation_model):
+            await self._async_delete(tx, effects, model, enterprise_id, team_id, None, written_before)
+
+    async def _async_delete(
+        self,
+        tx: native.Transaction,
+        effects: _Effects,
+        model: type[SlackInstallation] | type[SlackBot],
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        written_before: float | None,
+    ) -> None:
+        """delete_bot() (`model` is the bot model) or delete_installation() on the native path."""
+        ids = {"enterprise_id": enterprise_id, "team_id": team_id}
+        if model is self.installation_model:
+            ids["user_id"] = user_id
+        key = self._lookup_key(**ids)
+        params: list[Any] = [] if key is None else key
+        if key is not None and written_before is not None:
+            instant = _clean_instant("written_before", written_before)
+            params.append(_updated_at(model).get_db_prep_value(instant, tx.wrapper))
+        sql = statements.delete_statement(model, self._db(), bool(user_id), written_before is not None)
+        # A key no save accepts has no rows: nothing to run.
+        count = 0 if key is None else await tx.execute(sql, params)
+        self._deletion(effects, count, model, **ids)
+
+    async def _async_exists(
+        self,
+        tx: native.Transaction,
+        model: type[SlackInstallation] | type[SlackBot],
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+    ) -> bool:
+        key = self._lookup_key(enterprise_id, team_id, user_id)
+        sql = statements.exists_statement(model, self._db(), bool(user_id))
+        return key is not None and await tx.fetch_one(sql, key) is not None
+
+    async def _native_deletes(self) -> native.Database | None:
+        """The native path, when Django would delete the rows of both models with one DELETE each."""
+        database = await native.database(self.installation_model)
+        if database is None:
+            return None
+        collector = Collector(database.using)
+        # can_fast_delete() takes a model class as well as instances (it reads `_meta`); its stubs say not.
+        models_ = (self.installation_model, self.bot_model)
+        if not all(collector.can_fast_delete(cast(Any, model)) for model in models_):
+            return None
+        return database
 
     # Row deletes (beyond slack_sdk's API): exactly the rows given, as model instances read earlier (say, the
     # admin's selection), rather than every row of a key. A row rewritten since it was read (a token
     # rotation saved in place) is kept: it no longer holds what the caller checked or revoked. One
     # transaction; the deletion signal is sent once per key that lost rows. Rows of another client_id are
-    # left alone. Returns how many rows were deleted.
+    # left alone. Returns how many rows were deleted. Operators' work on rows read through the ORM: the
+    # async twins run the sync method in a thread.
 
     def delete_installation_rows(self, rows: Iterable[SlackInstallation]) -> int:
-        keys = ("enterprise_id", "team_id", "user_id")
-        return self._delete_rows(self.installation_model, rows, signals.installation_deleted, keys)
+        return self._delete_rows(self.installation_model, rows, ("enterprise_id", "team_id", "user_id"))
 
     async def async_delete_installation_rows(self, rows: Iterable[SlackInstallation]) -> int:
         return await sync_to_async(self.delete_installation_rows)(rows)
 
     def delete_bot_rows(self, rows: Iterable[SlackBot]) -> int:
-        return self._delete_rows(self.bot_model, rows, signals.bot_deleted, ("enterprise_id", "team_id"))
+        return self._delete_rows(self.bot_model, rows, ("enterprise_id", "team_id"))
 
     async def async_delete_bot_rows(self, rows: Iterable[SlackBot]) -> int:
         return await sync_to_async(self.delete_bot_rows)(rows)
 
-    def _delete_rows(
-        self, model: type[_Row], rows: Iterable[_Row], signal: Signal, key_names: tuple[str, ...]
-    ) -> int:
+    def _delete_rows(self, model: type[_Row], rows: Iterable[_Row], key_names: tuple[str, ...]) -> int:
         read_at: dict[Any, datetime.datetime] = {}
         for row in rows:
             if not isinstance(row, model):
@@ -221,6 +340,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
             read_at[row.pk] = row.updated_at
         if not read_at:
             return 0
+        effects = _Effects()
         with transaction.atomic(using=self._db()):
             # Locked (where the database can) so that no save slips in between this check and the delete.
             current = model.objects.filter(client_id=self.client_id, pk__in=read_at).select_for_update()
@@ -232,14 +352,16 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
             if unchanged:
                 model.objects.filter(pk__in=unchanged).delete()
             for key, count in collections.Counter(unchanged.values()).items():
-                self._deleted(signal, count, **dict(zip(key_names, key, strict=True)))
+                self._deletion(effects, count, model, **dict(zip(key_names, key, strict=True)))
+            self._on_commit(effects)
         return len(unchanged)
 
     # -- Slack's lifecycle events (wired to Bolt by django_slack_store.bolt) ----------------------------
     #
     # Slack can deliver app_uninstalled and tokens_revoked late, after the workspace reinstalled. So an event
     # deletes only rows written before its event_time, and its signal is sent only for what is still revoked
-    # afterwards: nothing of that key (or that user, or bot) written since the event remains.
+    # afterwards: nothing of that key (or that user, or bot) written since the event remains. Each handler is
+    # one transaction.
 
     def handle_app_uninstalled(
         self, *, enterprise_id: str | None, team_id: str | None, event_time: float | None = None
@@ -257,9 +379,20 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     async def async_handle_app_uninstalled(
         self, *, enterprise_id: str | None, team_id: str | None, event_time: float | None = None
     ) -> None:
-        await sync_to_async(self.handle_app_uninstalled)(
-            enterprise_id=enterprise_id, team_id=team_id, event_time=event_time
-        )
+        database = await self._native_deletes()
+        if database is None:
+            return await sync_to_async(self.handle_app_uninstalled)(
+                enterprise_id=enterprise_id, team_id=team_id, event_time=event_time
+            )
+        effects = _Effects()
+        async with database.transaction() as tx:
+            await self._async_delete_all(tx, effects, enterprise_id, team_id, event_time)
+            if not (
+                await self._async_exists(tx, self.bot_model, enterprise_id, team_id)
+                or await self._async_exists(tx, self.installation_model, enterprise_id, team_id)
+            ):
+                effects.send(signals.app_uninstalled, **_ids(enterprise_id=enterprise_id, team_id=team_id))
+        await self._committed(database, effects)
 
     def handle_tokens_revoked(
         self,
@@ -298,9 +431,35 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         bot: bool = False,
         event_time: float | None = None,
     ) -> None:
-        await sync_to_async(self.handle_tokens_revoked)(
-            enterprise_id=enterprise_id, team_id=team_id, user_ids=user_ids, bot=bot, event_time=event_time
-        )
+        database = await self._native_deletes()
+        if database is None:
+            return await sync_to_async(self.handle_tokens_revoked)(
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                user_ids=user_ids,
+                bot=bot,
+                event_time=event_time,
+            )
+        effects, revoked_user_ids = _Effects(), []
+        installations, bots = self.installation_model, self.bot_model
+        async with database.transaction() as tx:
+            for user_id in user_ids:
+                await self._async_delete(
+                    tx, effects, installations, enterprise_id, team_id, user_id, event_time
+                )
+                if not await self._async_exists(tx, installations, enterprise_id, team_id, user_id):
+                    revoked_user_ids.append(user_id)
+            if bot:
+                await self._async_delete(tx, effects, bots, enterprise_id, team_id, None, event_time)
+                bot = not await self._async_exists(tx, bots, enterprise_id, team_id)
+        if revoked_user_ids or bot:
+            effects.send(
+                signals.tokens_revoked,
+                **_ids(enterprise_id=enterprise_id, team_id=team_id),
+                user_ids=revoked_user_ids,
+                bot=bot,
+            )
+        await self._committed(database, effects)
 
     # -- housekeeping (manage.py slack_store_cleanup) ---------------------------------------------------
 
@@ -330,16 +489,30 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     async def async_prune_history(
         self, keep: int | None = None, *, batch_size: int = 1000, dry_run: bool = False
     ) -> PrunedHistory:
+        # Batched ORM work for a cron job: in a thread.
         return await sync_to_async(self.prune_history)(keep, batch_size=batch_size, dry_run=dry_run)
 
-    # -- signals --------------------------------------------------------------------------------------
+    # -- after a commit: cache versions, then signals -------------------------------------------------
+
+    def _deletion(self, effects: _Effects, count: int, model: type[models.Model], **key: str | None) -> None:
+        """Log a delete of `count` rows of `model` in the key, and when it deleted any, add its effects."""
+        self.logger.debug("Deleted %d %s row(s) of %s", count, _noun(model), _describe(key))
+        if count:
+            effects.written(key["enterprise_id"], key["team_id"])
+            signal = signals.bot_deleted if issubclass(model, SlackBot) else signals.installation_deleted
+            effects.send(signal, **_ids(**key))
 
     def _deleted(self, signal: Signal, count: int, **key: str | None) -> None:
-        what = "bot" if signal is signals.bot_deleted else "installation"
-        self.logger.debug("Deleted %d %s row(s) of %s", count, what, _describe(key))
-        if count:
-            self._written([(key["enterprise_id"], key["team_id"])])
-            self._send_on_commit(signal, **_ids(**key))
+        effects = _Effects()
+        model = self.bot_model if signal is signals.bot_deleted else self.installation_model
+        self._deletion(effects, count, model, **key)
+        self._on_commit(effects)
+
+    def _on_commit(self, effects: _Effects) -> None:
+        """The sync path: `effects` once the current transaction commits (at once outside one)."""
+        self._written(effects.workspaces)
+        for signal, kwargs in effects.signals:
+            self._send_on_commit(signal, **kwargs)
 
     def _send_on_commit(self, signal: Signal, **kwargs: Any) -> None:
         """Send `signal` once the current transaction commits (at once outside one); a rollback cancels it.
@@ -349,29 +522,41 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         """
 
         def send() -> None:
-            for receiver, result in signal.send_robust(sender=type(self), client_id=self.client_id, **kwargs):
-                if isinstance(result, Exception):
-                    self.logger.error("Signal receiver %r failed", receiver, exc_info=result)
+            self._log_failures(signal.send_robust(sender=type(self), client_id=self.client_id, **kwargs))
 
         transaction.on_commit(send, using=self._db())
+
+    async def _committed(self, database: native.Database, effects: _Effects) -> None:
+        """The native path: `effects`, now that the write's transaction has committed."""
+        cache = find_cache()
+        if cache is not None and effects.workspaces:
+            await _cache_call(cache, cache.written, self._workspaces(database.using, effects.workspaces))
+        for signal, kwargs in effects.signals:
+            results = await signal.asend_robust(sender=type(self), client_id=self.client_id, **kwargs)
+            self._log_failures(results)
+
+    def _log_failures(self, results: list[tuple[Any, Any]]) -> None:
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                self.logger.error("Signal receiver %r failed", receiver, exc_info=result)
 
     # -- reads: the hot path, one precompiled statement each (statements.py) ---------------------------------
     #
     # Reads go to the router's database for writes, as the writes do: a replica lagging behind would serve
     # a token that a rotation has already replaced. Tokens are decrypted as the row is read, so only the one
     # row returned is decrypted; one that no configured key decrypts raises TokenDecryptionError naming the
-    # row. The async twins run the sync method in a thread (as `afirst()` would run `first()`): one thread
-    # hop per call, and Django's error reports hide that thread's variables too (`sensitive_variables`).
+    # row. The async twins run the statement on the native path, or else the sync method in a thread (as
+    # `afirst()` would run `first()`); Django's error reports hide that thread's variables too.
 
     def find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
-        return self._find(*self._bot_lookup(enterprise_id, team_id, is_enterprise_install))
+        return self._find(self._bot_lookup(enterprise_id, team_id, is_enterprise_install))
 
     async def async_find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
-        return await self._async_find(*self._bot_lookup(enterprise_id, team_id, is_enterprise_install))
+        return await self._async_find(self._bot_lookup(enterprise_id, team_id, is_enterprise_install))
 
     def find_installation(
         self,
@@ -381,7 +566,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        return self._find(*self._installation_lookup(enterprise_id, team_id, user_id, is_enterprise_install))
+        return self._find(self._installation_lookup(enterprise_id, team_id, user_id, is_enterprise_install))
 
     async def async_find_installation(
         self,
@@ -392,17 +577,14 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
         return await self._async_find(
-            *self._installation_lookup(enterprise_id, team_id, user_id, is_enterprise_install)
+            self._installation_lookup(enterprise_id, team_id, user_id, is_enterprise_install)
         )
-
-    # A lookup is (the key's query parameters, or None when nothing can match; its name in the cache; the
-    # method that reads it from the database).
 
     def _bot_lookup(
         self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None
-    ) -> tuple[list[str] | None, str, Callable[[str, list[str]], Bot | None]]:
+    ) -> _Lookup[Bot]:
         key = self._lookup_key(enterprise_id, _lookup_team_id(team_id, is_enterprise_install))
-        return key, "bot", self._read_bot
+        return _Lookup(key, "bot", self._bot_statement, self._bot)
 
     def _installation_lookup(
         self,
@@ -410,9 +592,11 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         team_id: str | None,
         user_id: str | None,
         is_enterprise_install: bool | None,
-    ) -> tuple[list[str] | None, str, Callable[[str, list[str]], Installation | None]]:
+    ) -> _Lookup[Installation]:
         key = self._lookup_key(enterprise_id, _lookup_team_id(team_id, is_enterprise_install), user_id)
-        return key, f"installation:{user_id}" if user_id else "installation", self._read_installation
+        name = f"installation:{user_id}" if user_id else "installation"
+        statement = functools.partial(self._installation_statement, by_user=bool(user_id))
+        return _Lookup(key, name, statement, self._installation)
 
     def _lookup_key(
         self, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
@@ -425,49 +609,69 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         return [self.client_id, *(value or NO_ID for value in ids)]
 
     @sensitive_variables()
-    def _find(self, key: list[str] | None, lookup: str, read: Callable[[str, list[str]], _T]) -> _T | None:
-        """`read(using, key)`, through the cache when there is one to use here."""
+    def _find(self, lookup: _Lookup[_T]) -> _T | None:
+        """The lookup's object, read through the cache when there is one to use here."""
+        key = lookup.key
         if key is None:
             return None
         using = self._db()
-        cache = self._usable_cache(using)
-        if cache is None:
-            return read(using, key)
+
+        def read() -> _T | None:
+            return lookup.build(lookup.statement(using).fetch_one(using, key))
+
+        cache = find_cache()
+        # Inside a transaction of the store's database, a find must see its own writes, and must publish
+        # nothing that may roll back: no cache.
+        if cache is None or connections[using].in_atomic_block:
+            return read()
         workspace = self._cache_key(using, key[:3])
-        result: _T  # a hit is what `read` returned when the entry was cached
-        result, version = cache.get(workspace, lookup)
+        result: _T | None  # a hit is what `read` returned when the entry was cached
+        result, version = cache.get(workspace, lookup.name)
         if result is MISS:
-            result = read(using, key)
+            result = read()
             if version is not None:
-                cache.put(workspace, lookup, version, result)
+                cache.put(workspace, lookup.name, version, result)
         return result
 
-    async def _async_find(
-        self, key: list[str] | None, lookup: str, read: Callable[[str, list[str]], _T]
-    ) -> _T | None:
-        # One thread hop for cache and database alike. (A local-memory cache could answer on the loop, but
-        # only the thread the hop lands on knows whether a caller's transaction is open there.)
-        return await sync_to_async(self._find)(key, lookup, read)
+    @sensitive_variables()
+    async def _async_find(self, lookup: _Lookup[_T]) -> _T | None:
+        """`_find()` on the native path, else in a thread."""
+        key = lookup.key
+        if key is None:
+            return None
+        database = await native.database(self.installation_model)
+        if database is None:
+            return await sync_to_async(self._find)(lookup)
 
-    @staticmethod
-    def _usable_cache(using: str) -> FindCache | None:
-        """The find cache, unless there is none or this is inside a transaction of the store's database:
-        that must see its own writes, and must publish nothing that may roll back."""
+        async def read() -> _T | None:
+            return lookup.build(await lookup.statement(database.using).afetch_one(database, key))
+
         cache = find_cache()
-        return None if cache is None or connections[using].in_atomic_block else cache
+        if cache is None:
+            return await read()
+        workspace = self._cache_key(database.using, key[:3])
+        result: _T | None
+        result, version = await _cache_call(cache, cache.get, workspace, lookup.name)
+        if result is MISS:
+            result = await read()
+            if version is not None:
+                await _cache_call(cache, cache.put, workspace, lookup.name, version, result)
+        return result
+
+    def _bot_statement(self, using: str) -> statements.Statement:
+        return statements.bot_statement(self.bot_model, using)
+
+    def _installation_statement(self, using: str, by_user: bool) -> statements.Statement:
+        return statements.installation_statement(
+            self.installation_model, self.bot_model, BOT_FIELDS, using, by_user=by_user
+        )
 
     @sensitive_variables()
-    def _read_bot(self, using: str, key: list[str]) -> Bot | None:
-        values = statements.bot_statement(self.bot_model, using).fetch_one(using, key)
+    def _bot(self, values: dict[str, Any] | None) -> Bot | None:
         return None if values is None else Bot(**_slack_kwargs(self.bot_model, values))
 
     @sensitive_variables()
-    def _read_installation(self, using: str, key: list[str]) -> Installation | None:
-        by_user = len(key) > 3
-        statement = statements.installation_statement(
-            self.installation_model, self.bot_model, BOT_FIELDS, using, by_user=by_user
-        )
-        values = statement.fetch_one(using, key[:3] + key)  # the served bot's key, then the installation's
+    def _installation(self, values: dict[str, Any] | None) -> Installation | None:
         if values is None:
             return None
         kwargs = _slack_kwargs(self.installation_model, values)
@@ -488,14 +692,19 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         """The cache key of a workspace key `[client_id, enterprise_id, team_id]` (no ':' in Slack ids)."""
         return ":".join([KEY_PREFIX, using, self.installation_model._meta.db_table, *key])
 
+    def _workspaces(self, using: str, keys: Iterable[tuple[str | None, str | None]]) -> set[str]:
+        """The cache keys of `(enterprise_id, team_id)` workspace keys."""
+        return {self._cache_key(using, [self.client_id, e or NO_ID, t or NO_ID]) for e, t in keys}
+
     def _written(self, keys: Iterable[tuple[str | None, str | None]]) -> None:
         """After the current transaction commits, make cached finds of these `(enterprise_id, team_id)`
         keys misses in every process."""
         cache = find_cache()
-        if cache is not None:
+        if cache is not None and keys:
             using = self._db()
-            workspaces = {self._cache_key(using, [self.client_id, e or NO_ID, t or NO_ID]) for e, t in keys}
-            transaction.on_commit(functools.partial(cache.written, workspaces), using=using)
+            transaction.on_commit(
+                functools.partial(cache.written, self._workspaces(using, keys)), using=using
+            )
 
     # -- queries --------------------------------------------------------------------------------------
 
@@ -510,24 +719,6 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
     def _db(self) -> str:
         return router.db_for_write(self.installation_model)
-
-    def _upsert(
-        self,
-        model: type[models.Model],
-        identity: tuple[str, ...],
-        values: dict[str, Any],
-        keep_when_empty: tuple[str, ...] = (),
-    ) -> None:
-        """Insert the row, or update the row of the same identity in place: one statement, so concurrent
-        saves of one identity leave one row instead of racing a select against an insert."""
-        update_names = tuple(
-            name
-            for name, value in values.items()
-            if name not in identity and not (name in keep_when_empty and value in (None, "", []))
-        )
-        using = self._db()
-        upsert = statements.upsert_statement(model, using, tuple(values), identity, update_names)
-        upsert.execute(using, values)
 
     # -- translation ----------------------------------------------------------------------------------
 
@@ -546,6 +737,68 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         values["client_id"] = self.client_id
         values["updated_at"] = datetime.datetime.now(UTC)
         return values
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lookup(Generic[_T]):
+    """A find: the key's query parameters (None: nothing can match), its name in the cache, its statement
+    for a database alias, and what makes the result of the statement's row."""
+
+    key: list[str] | None
+    name: str
+    statement: Callable[[str], statements.Statement]
+    build: Callable[[dict[str, Any] | None], _T | None]
+
+
+class _Upsert(NamedTuple):
+    """A row to insert, or to update in place when a row of the same identity exists: one statement, so
+    concurrent saves of one identity leave one row instead of racing a select against an insert. Values of
+    `keep_when_empty` that are empty do not overwrite the stored ones."""
+
+    model: type[models.Model]
+    identity: tuple[str, ...]
+    values: dict[str, Any]
+    keep_when_empty: tuple[str, ...] = ()
+
+    def statement(self, using: str) -> statements.Upsert:
+        update_names = tuple(
+            name
+            for name, value in self.values.items()
+            if name not in self.identity and not (name in self.keep_when_empty and value in (None, "", []))
+        )
+        return statements.upsert_statement(self.model, using, tuple(self.values), self.identity, update_names)
+
+
+class _Effects:
+    """What a write does once its transaction has committed, gathered while it runs: new cache versions
+    for the `(enterprise_id, team_id)` workspaces it wrote, then its signals, in order. The sync path hands
+    them to `transaction.on_commit()`; the native path runs them after its psycopg transaction."""
+
+    def __init__(self) -> None:
+        self.workspaces: list[tuple[str | None, str | None]] = []
+        self.signals: list[tuple[Signal, dict[str, Any]]] = []
+
+    def written(self, enterprise_id: str | None, team_id: str | None) -> None:
+        self.workspaces.append((enterprise_id, team_id))
+
+    def send(self, signal: Signal, **kwargs: Any) -> None:
+        self.signals.append((signal, kwargs))
+
+
+async def _cache_call(cache: FindCache, method: Callable[..., _T], *args: Any) -> _T:
+    """A call of the find cache from the event loop: at once for a process-local cache, else in a thread
+    of the loop's default executor (a network cache client blocks)."""
+    if cache.in_process:
+        return method(*args)
+    return await sync_to_async(method, thread_sensitive=False)(*args)
+
+
+def _noun(model: type[models.Model]) -> str:
+    return "bot" if issubclass(model, SlackBot) else "installation"
+
+
+def _updated_at(model: type[models.Model]) -> models.Field[Any, Any]:
+    return cast("models.Field[Any, Any]", model._meta.get_field("updated_at"))
 
 
 def _slack_kwargs(

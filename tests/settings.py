@@ -2,10 +2,11 @@
 
 The database comes from the environment, so one suite runs on every backend we support:
 
-    DB_BACKEND   sqlite (default) | postgresql | mariadb
+    DB_BACKEND   sqlite (default) | postgresql | mariadb | pgbouncer (PostgreSQL through a PgBouncer in
+                 transaction mode that this process starts: tests/pgbouncer.py)
     DB_HOST      default 127.0.0.1
-    DB_PORT      default 5432 for postgresql, 3306 for mariadb
-    DB_USER      default postgres for postgresql, root for mariadb
+    DB_PORT      default 5432 for postgresql and pgbouncer (the real server's), 3306 for mariadb
+    DB_USER      default postgres for postgresql and pgbouncer, root for mariadb
     DB_PASSWORD  default empty
     DB_NAME      default test (Django's test runner creates and drops test_<DB_NAME>)
     DB_OPTIONS   JSON merged into the database's OPTIONS, e.g. the PostgreSQL tuning of docs/performance.md:
@@ -15,7 +16,7 @@ The database comes from the environment, so one suite runs on every backend we s
 import json
 import os
 
-DB_BACKENDS = ("sqlite", "postgresql", "mariadb")
+DB_BACKENDS = ("sqlite", "postgresql", "mariadb", "pgbouncer")
 
 _backend = os.environ.get("DB_BACKEND", "sqlite")
 if _backend not in DB_BACKENDS:
@@ -34,7 +35,7 @@ def _server_database(engine: str, port: str, user: str) -> dict:
     }
 
 
-if _backend == "postgresql":
+if _backend in ("postgresql", "pgbouncer"):
     _database = _server_database("django.db.backends.postgresql", "5432", "postgres")
 elif _backend == "mariadb":
     _database = _server_database("django.db.backends.mysql", "3306", "root")
@@ -43,6 +44,15 @@ elif _backend == "mariadb":
 else:
     # Django tests an in-memory SQLite database in shared-cache mode, so threads see the same data.
     _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+
+if _backend == "pgbouncer":
+    from tests import pgbouncer
+
+    _bouncer = pgbouncer.start(_database["HOST"], _database["PORT"], _database["USER"], _database["PASSWORD"])
+    _database.update(HOST=_bouncer.host, PORT=str(_bouncer.port))
+    # .iterator() reads through a server-side cursor, which lives in one server session; with transaction
+    # pooling the next fetch may land on another. Django's documented setting for transaction pooling:
+    _database["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 _database["OPTIONS"] = {**_database.get("OPTIONS", {}), **json.loads(os.environ.get("DB_OPTIONS") or "{}")}
 DATABASES = {"default": _database}

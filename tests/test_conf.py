@@ -58,6 +58,21 @@ def test_the_cache_settings_are_checked(settings, store_setting, expected):
     assert [message.id for message in run_checks()] == expected
 
 
+@pytest.mark.parametrize(
+    ("store_setting", "expected"),
+    [
+        ({"ASYNC_NATIVE": False, "ASYNC_POOL_SIZE": 1}, []),
+        ({"ASYNC_NATIVE": "yes"}, ["django_slack_store.E007"]),
+        ({"ASYNC_POOL_SIZE": 0}, ["django_slack_store.E008"]),
+        ({"ASYNC_POOL_SIZE": "4"}, ["django_slack_store.E008"]),
+        ({"ASYNC_POOL_SIZE": True}, ["django_slack_store.E008"]),
+    ],
+)
+def test_the_async_settings_are_checked(settings, store_setting, expected):
+    settings.DJANGO_SLACK_STORE = store_setting
+    assert [message.id for message in run_checks()] == expected
+
+
 def test_deploy_checks_warn_about_a_process_local_cache(settings):
     settings.CACHES = {"default": LOCMEM, "slack": LOCMEM}
     settings.DJANGO_SLACK_STORE = {"CACHE_ALIAS": "slack", "ENCRYPTION_KEYS": [generate_key()]}

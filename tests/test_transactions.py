@@ -8,13 +8,12 @@ import asyncio
 import threading
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.db import DatabaseError, connection, connections, transaction
 
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
 from tests.factories import BASE_TIME, InstallationFactory, rotated
-from tests.store_api import CLIENT_ID
+from tests.store_api import CLIENT_ID, close_thread_hop_connections, run
 
 needs_server_database = pytest.mark.skipif(
     connection.vendor == "sqlite", reason="needs a database server: SQLite serialises all writers"
@@ -158,6 +157,7 @@ def test_concurrent_installs_are_all_kept_and_the_latest_found():
 def run_while_rows_locked(locked_rows, make_coroutine):
     """Await `make_coroutine()` while another connection holds a lock on `locked_rows`.
 
+    The coroutine runs as under an ASGI server (the native path on PostgreSQL, the thread hop elsewhere).
     Returns (its result, whether the event loop stayed free). A ticker on the loop releases the lock after
     a few ticks; had the awaited call blocked the loop, the ticker could not have run, the holder's timeout
     would have released the lock instead, and the ticker would still be pending when the call returns.
@@ -186,10 +186,11 @@ def run_while_rows_locked(locked_rows, make_coroutine):
         return result, ticker.done()
 
     try:
-        return async_to_sync(run_while_ticking)()
+        return run(run_while_ticking)
     finally:
         release.set()
         holder.join()
+        close_thread_hop_connections()
 
 
 @needs_server_database

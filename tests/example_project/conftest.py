@@ -6,6 +6,7 @@ import sys
 import pytest
 from cryptography.fernet import Fernet
 
+from tests import pgbouncer
 from tests.example_project.server import ExampleServer, clean_environment, run
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SIGNING_SECRET
@@ -24,6 +25,12 @@ def example_database(tmp_path_factory):
 
     server = settings.DATABASES["default"]
     engine = server["ENGINE"]
+    bouncer = pgbouncer.running()
+    if bouncer:
+        # The example project's PostgreSQL settings prepare statements, which PgBouncer in transaction mode
+        # (before 1.21) cannot carry from one server connection to the next (docs/deployment.md): so the
+        # example talks to the real server.
+        server = {**server, "HOST": bouncer.server_host, "PORT": bouncer.server_port}
     if engine == "django.db.backends.sqlite3":
         yield {
             "EXAMPLE_DB_ENGINE": engine,
