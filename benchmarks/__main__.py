@@ -54,7 +54,7 @@ def parse_args(argv):
     parser.add_argument(
         "--seconds",
         type=float,
-        help="length of each round's window of 64 concurrent lookups per store "
+        help="length of each round's window of 64 concurrent lookups, per store and lookup "
         f"(default {DEFAULTS['seconds']}, --quick {QUICK['seconds']})",
     )
     parser.add_argument(
@@ -141,6 +141,8 @@ def main(argv=None):
             if result.get("redis"):
                 run["servers"]["Redis"] = result["redis"]
             print("\n" + report.database_section(result, level="###"), flush=True)
+        if run["main"]:
+            print("\n" + report.targets_section(run["main"], level="###"), flush=True)
     if args.scaling:
         for database in databases:
             result = run_worker(database, "scaling", args, run_id)

@@ -48,19 +48,27 @@ def check_pg_name(name: str = PG_NAME) -> None:
         )
 
 
-def django_database(database: str) -> dict:
+# docs/performance.md's tuning: server-side binding, so that psycopg prepares the statements it runs often.
+TUNED_OPTIONS = {"server_side_binding": True, "prepare_threshold": 5}
+# Our store on PostgreSQL is measured on two database aliases of the same database: "default" with Django's
+# default OPTIONS (what a user gets without tuning) and "tuned" with TUNED_OPTIONS. A router
+# (benchmarks/routing.py) sends the store to one or the other around each subject's calls.
+TUNED = "tuned"
+
+
+def django_databases(database: str) -> dict:
+    """Django's DATABASES of a worker measuring `database`."""
     if database == "postgresql":
-        return {
+        default = {
             "ENGINE": "django.db.backends.postgresql",
             "HOST": PG_HOST,
             "PORT": str(PG_PORT),
             "USER": PG_USER,
             "PASSWORD": PG_PASSWORD,
             "NAME": PG_NAME,
-            # docs/performance.md's recommendation: server-side binding, so psycopg prepares statements.
-            "OPTIONS": {"server_side_binding": True, "prepare_threshold": 5},
         }
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}
+        return {"default": default, TUNED: default | {"OPTIONS": TUNED_OPTIONS}}
+    return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}}
 
 
 def sqlalchemy_url(database: str, *, asynchronous: bool) -> str:

@@ -18,6 +18,9 @@ OP_LABELS = {
     "save_rotation": "save (token rotation)",
 }
 MODES = {"sync": "sync", "async": "async, c=1"}
+# As in run.py, which this process does not import: it needs Django set up.
+CONCURRENCY = 64
+CONCURRENT_OPS = ("find_installation", "find_bot")
 PACKAGES = ("Django", "slack_sdk", "SQLAlchemy", "psycopg", "aiosqlite", "asgiref", "cryptography", "redis")
 
 
@@ -106,50 +109,115 @@ def _p50(result, mode, subject, op):
     return result["p50_us"].get(f"{mode}|{subject}|{op}")
 
 
+# The subjects of the latency tables, in their order. Ours as measured on PostgreSQL: "ours" on Django's
+# default database OPTIONS (async: the native path), "ours-tuned" on config.TUNED_OPTIONS (async: native),
+# "ours-hop" on the default OPTIONS with the native path off. SQLite has "ours" only.
+STORES = {
+    "floor": "floor",
+    "ours": "ours",
+    "ours-tuned": "ours, tuned",
+    "ours-hop": "ours, thread hop",
+    "slack_sdk": "slack_sdk",
+}
+OURS = {"ours": "ours", "ours-tuned": "tuned", "ours-hop": "hop"}  # short names, for the ratio columns
+
+
+def _stores(result) -> list[str]:
+    """The subjects of STORES this result has figures of."""
+    measured = {key.split("|")[1] for key in result["p50_us"]}
+    return [name for name in STORES if name in measured]
+
+
 def latency_table(result) -> str:
+    stores = _stores(result)
+    ours = [name for name in OURS if name in stores]
     rows = []
     for mode in MODES:
         for op in OPS:
-            floor, ours, sdk = (_p50(result, mode, s, op) for s in ("floor", "ours", "slack_sdk"))
+            p50 = {name: _p50(result, mode, name, op) for name in stores}
             queries = result["queries"].get(op, "—") if mode == "sync" else "—"
             rows.append(
                 [
                     OP_LABELS[op],
                     MODES[mode],
-                    us(floor),
-                    us(ours),
-                    us(sdk),
-                    ratio(ours, floor),
-                    ratio(ours, sdk),
+                    *(us(p50[name]) for name in stores),
+                    *(ratio(p50[name], p50["floor"]) for name in ours),
+                    ratio(p50["ours"], p50["slack_sdk"]),
                     queries,
                 ]
             )
     headers = [
         "operation",
         "mode",
-        "floor",
-        "ours",
-        "slack_sdk",
-        "ours/floor",
+        *(STORES[name] for name in stores),
+        *(f"{OURS[name]}/floor" for name in ours),
         "ours/slack_sdk",
         "SQL statements",
     ]
     return table(headers, rows)
 
 
+def cpu_table(result) -> str:
+    """Client CPU per find: the benchmark process's CPU time over its timed batches, per call."""
+    stores = _stores(result)
+    rows = []
+    for mode in MODES:
+        for op in READS:
+            cpu = {name: result["cpu_us"].get(f"{mode}|{name}|{op}") for name in stores}
+            rows.append(
+                [
+                    OP_LABELS[op],
+                    MODES[mode],
+                    *(us(cpu[name]) for name in stores),
+                    ratio(cpu["ours"], cpu["floor"]),
+                    ratio(cpu["ours"], cpu["slack_sdk"]),
+                ]
+            )
+    headers = ["find", "mode", *(STORES[name] for name in stores), "ours/floor", "ours/slack_sdk"]
+    return table(headers, rows)
+
+
+CONCURRENT_STORES = {
+    "floor": "raw async floor",
+    "ours": "ours",
+    "ours-tuned": "ours, tuned",
+    "ours-hop": "ours, thread hop",
+    "slack_sdk": "AsyncSQLAlchemyInstallationStore",
+}
+
+
+def _concurrent(result, name, op) -> dict:
+    return result["concurrent"].get(f"{name}|{op}", {})
+
+
 def concurrency_table(result) -> str:
-    concurrent = result["concurrent"]
-    ours = concurrent.get("ours", {}).get("lookups_per_s")
-    names = {
-        "ours": "ours (async_ API)",
-        "slack_sdk": "AsyncSQLAlchemyInstallationStore",
-        "floor": "raw async floor",
-    }
-    rows = [
-        [names[name], f"{c['lookups_per_s']:,.0f}", ratio(ours, c["lookups_per_s"]), f"{c['max_lag_ms']:.1f}"]
-        for name, c in sorted(concurrent.items(), key=lambda item: list(names).index(item[0]))
+    rows = []
+    for op in CONCURRENT_OPS:
+        floor = _concurrent(result, "floor", op).get("lookups_per_s")
+        sdk = _concurrent(result, "slack_sdk", op).get("lookups_per_s")
+        for name, store in CONCURRENT_STORES.items():
+            if c := _concurrent(result, name, op):
+                rows.append(
+                    [
+                        OP_LABELS[op],
+                        store,
+                        f"{c['lookups_per_s']:,.0f}",
+                        ratio(c["lookups_per_s"], floor),
+                        ratio(c["lookups_per_s"], sdk),
+                        us(c["cpu_us"]),
+                        f"{c['max_lag_ms']:.1f}",
+                    ]
+                )
+    headers = [
+        "lookup",
+        "store",
+        "lookups/s",
+        "this/floor",
+        "this/AsyncSQLAlchemy",
+        "client CPU per lookup (µs)",
+        "ticker max lag (ms)",
     ]
-    return table(["store", "lookups/s", "ours/this", "ticker max lag (ms)"], rows)
+    return table(headers, rows)
 
 
 def cache_table(result) -> str:
@@ -161,16 +229,28 @@ def cache_table(result) -> str:
     dict_copy = us(_p50(result, "sync", "dict", "find_installation"))
     hop = us(_p50(result, "async", "sync_to_async", "hop"))
     rows.append(["baseline: a dict lookup + copy.copy of an Installation", "sync", "—", "—", "—", dict_copy])
-    rows.append(["baseline: await sync_to_async(noop)(), the hop", "async", "—", "—", "—", hop])
+    rows.append(["baseline: await sync_to_async(noop)(), a thread hop", "async", "—", "—", "—", hop])
     return table(["lookup", "mode", "ours, no cache", "ours + locmem", "ours + redis", "baseline"], rows)
 
 
 def django_options(result) -> str:
-    """What ours ran with: the database OPTIONS docs/performance.md recommends, where there are any."""
-    options = config.django_database(result["database"]).get("OPTIONS")
-    if not options:
-        return "Ours runs on Django's default database settings."
-    return f"Ours runs with Django's database `OPTIONS = {options!r}` (docs/performance.md)."
+    """What ours ran with, and which path its async calls took."""
+    if result["database"] != "postgresql":
+        return (
+            "Ours runs on Django's default database settings; its `async_` calls run the sync method in "
+            "asgiref's thread-sensitive executor (the native async path is PostgreSQL's only)."
+        )
+    pools = ", ".join(f"{n} on `{alias}`" for alias, n in result.get("native_pools", {}).items())
+    return (
+        "**ours**: Django's default database `OPTIONS` (none: client-side binding, no prepared statements "
+        "on the sync path); its `async_` calls take the native path, prepared statements on psycopg "
+        f"`AsyncConnection`s of its own. **ours, tuned**: `OPTIONS = {config.TUNED_OPTIONS!r}` (docs/"
+        "performance.md), a second alias of the same database; async: the native path. **ours, thread "
+        "hop**: the default `OPTIONS` with `DJANGO_SLACK_STORE = {'ASYNC_NATIVE': False}`: each `async_` "
+        "call runs the sync method in asgiref's thread-sensitive executor, as before the native path. The "
+        "three are one store instance, sent to its alias by a database router, interleaved in the same "
+        f"rounds. Connections the native path opened over the whole run: {pools or '—'}."
+    )
 
 
 def database_section(result, level="##") -> str:
@@ -180,30 +260,127 @@ def database_section(result, level="##") -> str:
     redis = f"Redis {result['redis']}" if result.get("redis") else "Redis was not reachable: no redis numbers"
     calls = result["calls"].get("sync|ours+locmem|find_installation", 0) * len(READS)
     misses = ", ".join(f"{name}: {count:,}" for name, count in result.get("cache_misses", {}).items())
+    if result["database"] == "postgresql":
+        ours_c64 = (
+            "Ours on the native path shares up to `ASYNC_POOL_SIZE` (4) connections per alias among the "
+            "tasks; the thread hop runs every call in asgiref's one thread-sensitive thread, so one "
+            "connection."
+        )
+    else:
+        ours_c64 = "Ours runs each call in asgiref's one thread-sensitive thread, so one connection."
     parts = [
         f"{level} {label(result)}",
         f"{result['server']}. Data set: {result['teams']:,} teams ({result['keys']:,} lookup keys): "
         f"{result['installations']:,} installations and {result['bots']:,} bots, written to our tables "
         f"in {pop['ours']:.1f} s (after {pop['generate']:.1f} s generating and encrypting) and to "
-        f"slack_sdk's in {pop['slack_sdk']:.1f} s. {django_options(result)}",
+        f"slack_sdk's in {pop['slack_sdk']:.1f} s.",
+        django_options(result),
         f"{level}# Latency (µs, p50)",
         latency_table(result),
         "SQL statements: of one call of ours, counted with Django's CaptureQueriesContext (BEGIN and COMMIT "
         "are not statements there).",
-        f"{level}# 64 concurrent lookups (asyncio tasks sharing one store instance)",
+        f"{level}# Client CPU per find (µs per call)",
+        cpu_table(result),
+        "The benchmark process's CPU time (`time.process_time`: every thread of it, asgiref's and "
+        "aiosqlite's included) over each subject's timed batches, divided by the calls. It holds the "
+        "clients only: the database server is another process (SQLite runs in this one).",
+        f"{level}# {CONCURRENCY} concurrent lookups (asyncio tasks sharing one store instance)",
         concurrency_table(result),
-        "find_installation for the same keys, in a window per round (the median round is shown). Ours runs "
-        "each `async_` call in asgiref's thread-sensitive executor: one thread, so one database connection. "
-        "AsyncSQLAlchemyInstallationStore uses its engine's default pool (5 connections + 10 overflow); the "
-        f"floor shares {config.FLOOR_POOL_SIZE} connections among the tasks through a queue. The ticker is a "
-        "task that sleeps 1 ms in a loop: its largest lateness over all windows is how long the event loop "
-        "was kept busy.",
+        "The same keys for every store, in a window per round (the median round is shown). "
+        f"{ours_c64} AsyncSQLAlchemyInstallationStore uses its engine's default pool (5 connections + 10 "
+        f"overflow); the floor shares {config.FLOOR_POOL_SIZE} connections among the tasks through a "
+        "queue. Client CPU per lookup: the process's CPU time over the window, divided by its lookups. The "
+        "ticker is a task that sleeps 1 ms in a loop: its largest lateness over all windows is how long "
+        "the event loop was kept busy.",
         f"{level}# Cache (µs, p50: hits, after the same keys were looked up once)",
         cache_table(result),
         f"{redis}. SQL statements of a cache hit (sync find_installation): {hits or '—'}. SQL statements "
         f"during the {calls:,} timed sync lookups of each cached store (a miss runs one): {misses or '—'}.",
     ]
     return "\n\n".join(parts)
+
+
+# -- targets (PostgreSQL) ----------------------------------------------------------------------------------
+
+
+def _verdict(measured, met) -> list[str]:
+    return [measured, "—" if met is None else ("met" if met else "**missed**")]
+
+
+def _latency_target(result, subject, mode, op, most) -> list[str]:
+    ours, floor = _p50(result, mode, subject, op), _p50(result, mode, "floor", op)
+    if ours is None or floor is None:
+        return _verdict("not measured", None)
+    return _verdict(f"{us(ours)} / {us(floor)} µs = **{ours / floor:.2f}×**", ours / floor <= most)
+
+
+def _throughput_target(result, op, other, least) -> list[str]:
+    ours = _concurrent(result, "ours", op).get("lookups_per_s")
+    theirs = _concurrent(result, other, op).get("lookups_per_s")
+    if ours is None or theirs is None:
+        return _verdict("not measured", None)
+    return _verdict(
+        f"{ours:,.0f} / {theirs:,.0f} lookups/s = **{ours / theirs:.2f}×**", ours / theirs >= least
+    )
+
+
+def _lag_target(result, below_ms) -> list[str]:
+    """Ours' largest lag over its windows of each lookup, with the floor's beside it: the floor's own lag
+    is what the machine (other processes, the server on the same cores) adds to any store's."""
+    lags = [
+        _concurrent(result, name, op).get("max_lag_ms") for name in ("ours", "floor") for op in CONCURRENT_OPS
+    ]
+    if None in lags:
+        return _verdict("not measured", None)
+    ours, floor = lags[: len(CONCURRENT_OPS)], lags[len(CONCURRENT_OPS) :]
+    measured = ", ".join(f"{lag:.1f} ms ({op})" for op, lag in zip(CONCURRENT_OPS, ours, strict=True))
+    return _verdict(f"{measured}; floor: {', '.join(f'{lag:.1f}' for lag in floor)} ms", max(ours) < below_ms)
+
+
+def targets(result) -> list[list[str]]:
+    """[OPTIONS, measure, target, measured, met/missed] of each target, on `result` (PostgreSQL)."""
+    c64 = f"async c={CONCURRENCY}"
+    rows = []
+    for op in READS:
+        measured = _latency_target(result, "ours", "async", op, 2.0)
+        rows.append(["default", f"{OP_LABELS[op]}, async c=1", "≤ 2.0× the floor", *measured])
+    for op in CONCURRENT_OPS:
+        floor = _throughput_target(result, op, "floor", 0.5)
+        rows.append(["default", f"{OP_LABELS[op]}, {c64}: lookups/s", "≥ 0.5× the floor's", *floor])
+    for op in CONCURRENT_OPS:
+        sdk = _throughput_target(result, op, "slack_sdk", 3.0)
+        rows.append(["default", f"{OP_LABELS[op]}, {c64}: lookups/s", "≥ 3× AsyncSQLAlchemy's", *sdk])
+    rows.append(["default", f"event-loop lag at {c64} (ticker max)", "< 5 ms", *_lag_target(result, 5.0)])
+    for op in READS:
+        measured = _latency_target(result, "ours", "sync", op, 2.5)
+        rows.append(["default", f"{OP_LABELS[op]}, sync", "≤ 2.5× the floor", *measured])
+    for mode in MODES:
+        for op in ("save_new", "save_rotation"):
+            measured = _latency_target(result, "ours", mode, op, 3.0)
+            rows.append(["default", f"{OP_LABELS[op]}, {MODES[mode]}", "≤ 3× the floor", *measured])
+    for op in READS:
+        measured = _latency_target(result, "ours-tuned", "sync", op, 2.0)
+        rows.append(["tuned", f"{OP_LABELS[op]}, sync", "≤ 2.0× the floor", *measured])
+    return rows
+
+
+def targets_section(results, level="##") -> str:
+    postgresql = [result for result in results if result["database"] == "postgresql"]
+    if not postgresql:
+        return f"{level} Targets\n\nPostgreSQL was not measured in this run: no targets to report."
+    rows = targets(postgresql[0])
+    met = sum(row[-1] == "met" for row in rows)
+    return "\n\n".join(
+        [
+            f"{level} Targets",
+            f"On PostgreSQL, {met} of {len(rows)} met. **default**: ours on Django's default database "
+            "`OPTIONS`, what a user gets without tuning; **tuned**: ours on "
+            f"`OPTIONS = {config.TUNED_OPTIONS!r}`. The floor is one prepared statement per call through "
+            "psycopg (sync: `Connection`; async: `AsyncConnection`s). Latencies are p50; the figures are "
+            "those of the PostgreSQL section.",
+            table(["OPTIONS", "measure", "target", "measured", ""], rows),
+        ]
+    )
 
 
 SCALING_COLUMNS = (*READS, "floor find_installation")
@@ -265,12 +442,16 @@ def markdown(run) -> str:
         "run described here. Latencies are medians (p50) over all calls of all rounds, in microseconds. "
         "**floor**: one prepared SQL statement per lookup through the raw driver on our tables (no ORM, no "
         "decryption); "
-        "**ours**: `DjangoInstallationStore`; **slack_sdk**: `SQLAlchemyInstallationStore` (sync) and "
+        "**ours**: `DjangoInstallationStore` on Django's default database settings (on PostgreSQL also "
+        "**ours, tuned**, with prepared statements, and **ours, thread hop**, the async path before the "
+        "native one); **slack_sdk**: `SQLAlchemyInstallationStore` (sync) and "
         "`AsyncSQLAlchemyInstallationStore` (async).",
         "## Machine and run",
         table(["", "this run"], list(facts.items())),
     ]
     parts += [f"Skipped: {reason}" for reason in run["skipped"]]
+    if run["main"]:
+        parts.append(targets_section(run["main"]))
     for result in run["main"]:
         parts.append(database_section(result))
     if run["main"]:
@@ -281,7 +462,8 @@ def markdown(run) -> str:
             "Each step adds teams to the previous ones (same generator, tokens drawn from a few "
             "pre-encrypted ones), then refreshes the planner statistics (VACUUM ANALYZE; ANALYZE on SQLite). "
             "Lookups draw uniformly from every team loaded so far; the floor's find_installation on the same "
-            "keys is a reference for drift of the machine between steps.",
+            "keys is a reference for drift of the machine between steps. On PostgreSQL ours runs with the "
+            f"tuned `OPTIONS = {config.TUNED_OPTIONS!r}`.",
             scaling_table(run["scaling"]),
             "![p50 against the number of teams](images/benchmark-scaling.png)",
         ]

@@ -1,16 +1,20 @@
 """Django settings of a benchmark worker (benchmarks/worker.py sets the environment before django.setup()).
 
-    BENCH_DATABASE      sqlite or postgresql: the one database of this worker, as "default"
+    BENCH_DATABASE      sqlite or postgresql: the one database of this worker, as "default" (and, on
+                        PostgreSQL, as "tuned" with other OPTIONS: config.django_databases)
     BENCH_REDIS_PREFIX  the Redis cache's KEY_PREFIX, new for every run, so no entry of an earlier run is read
 
-DJANGO_SLACK_STORE is not set here: the cached measurements switch it on around their batches only.
+DJANGO_SLACK_STORE is empty (the defaults): the cached and thread-hop subjects set theirs around their own
+batches only (routing.store_config).
 """
 
 import os
 
 from benchmarks import config
 
-DATABASES = {"default": config.django_database(os.environ.get("BENCH_DATABASE", "sqlite"))}
+DATABASES = config.django_databases(os.environ.get("BENCH_DATABASE", "sqlite"))
+DATABASE_ROUTERS = ["benchmarks.routing.Router"]
+DJANGO_SLACK_STORE = {}
 
 SECRET_KEY = "django-slack-store-benchmarks-not-secret"  # tokens are encrypted with a key derived from it
 DEBUG = False  # no query log: the query count uses CaptureQueriesContext, which logs around one call only

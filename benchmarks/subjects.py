@@ -5,6 +5,10 @@ find_installation(key), find_installation_user(key), find_bot(key) and save(prep
 what `prepare(install)` made of a data-set installation before the clock started (a slack_sdk Installation
 for a store; the rows' values for the floor). `describe_installation()`/`describe_bot()` turn a result into
 the logical (team_id, user_id, bot_token) / (team_id, bot_token) that the correctness check compares.
+`active()` is entered around each of the subject's batches: it sets what ours runs with (routing.py).
+
+Ours is measured as "ours" (Django's default database settings) and, on PostgreSQL, also as "ours-tuned"
+(config.TUNED_OPTIONS) and, async only, "ours-hop" (the native async path off), all one store instance.
 
 The floor is what the hot path cannot beat on our tables: one prepared statement per lookup through the raw
 driver (psycopg with prepare=True, or sqlite3 / aiosqlite, which cache prepared statements themselves), no
@@ -16,35 +20,39 @@ import contextlib
 import datetime
 import sqlite3
 
-from django.test import override_settings
 from slack_sdk.oauth.installation_store.sqlalchemy import (
     AsyncSQLAlchemyInstallationStore,
     SQLAlchemyInstallationStore,
 )
 
-from django_slack_store import crypto
+from django_slack_store import crypto, native
 from django_slack_store.models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID
 from django_slack_store.stores import DjangoInstallationStore
 
-from . import config, data
+from . import config, data, routing
 
 CACHE_TIMEOUT = 300
-# The columns of an installation that come from the served bot (DESIGN.md, find_installation).
+# The columns of an installation that come from the served bot (docs/store.md, find_installation).
 BOT_FIELDS = ("bot_id", "bot_user_id", "bot_token", "bot_scopes", "bot_refresh_token", "bot_token_expires_at")
 
 
 class StoreSubject:
-    """A slack_sdk InstallationStore through its sync API: ours, or SQLAlchemyInstallationStore."""
+    """A slack_sdk InstallationStore through its sync API: ours, or SQLAlchemyInstallationStore.
+
+    Ours runs on the database `alias` (routing.py: "default", or "tuned" on PostgreSQL) and, when `config`
+    is given, with DJANGO_SLACK_STORE = `config`, both during its own batches only. `native`: whether its
+    async calls must take the native path (checked in Bench.check()); None for other stores."""
 
     mode = "sync"
     cached = False
 
-    def __init__(self, name, store):
-        self.name, self.store = name, store
+    def __init__(self, name, store, *, alias="default", config=None, native=None):
+        self.name, self.store, self.alias, self.config, self.native = name, store, alias, config, native
 
     @contextlib.contextmanager
     def active(self):
-        yield
+        with routing.using(self.alias), routing.store_config(self.config or {}):
+            yield
 
     def prepare(self, install):
         return install.installation()
@@ -101,20 +109,16 @@ class _Cached:
     """Ours with DJANGO_SLACK_STORE's cache on (CACHE_ALIAS, CACHE_TIMEOUT), during its own batches only.
 
     The store is made anew inside the setting, so the measurement holds whether the store reads the setting
-    when it is made or on every call. Before that setting exists the store ignores it: the rows then measure
-    the uncached path, which the report shows as it is."""
+    when it is made or on every call."""
 
     cached = True
 
-    def __init__(self, name, alias):
-        super().__init__(name, None)
-        self.alias = alias
+    def __init__(self, name, cache_alias):
+        super().__init__(name, None, config={"CACHE_ALIAS": cache_alias, "CACHE_TIMEOUT": CACHE_TIMEOUT})
 
     @contextlib.contextmanager
     def active(self):
-        with override_settings(
-            DJANGO_SLACK_STORE={"CACHE_ALIAS": self.alias, "CACHE_TIMEOUT": CACHE_TIMEOUT}
-        ):
+        with super().active():
             self.store = DjangoInstallationStore(data.CLIENT_ID)
             yield
 
@@ -146,7 +150,7 @@ class Statements:
                 f"{alias}{name} = {p(name)}" for name in ("client_id", "enterprise_id", "team_id")
             )
 
-        # The served bot: the freshest row of the key (DESIGN.md: find_bot() and find_installation() agree).
+        # The served bot: the freshest row of the key (docs/store.md: find_bot and find_installation agree).
         freshest = "ORDER BY updated_at DESC, id DESC LIMIT 1"
         served_bot = f"SELECT id FROM {bots} WHERE {key()} {freshest}"
         installation = (
@@ -175,6 +179,7 @@ class _Floor:
 
     name = "floor"
     cached = False
+    native = None
 
     def __init__(self, placeholder, adapt=None):
         self.sql = Statements(placeholder)
@@ -381,9 +386,20 @@ class Subjects:
         self.floor = PgFloor() if pg else SqliteFloor()
         self.async_floor = loop.run_until_complete((AsyncPgFloor if pg else AsyncSqliteFloor).open())
         self.sdk_store = sdk
-        self.sync = [StoreSubject("ours", ours), StoreSubject("slack_sdk", sdk), self.floor]
-        self.asynchronous = [AsyncStoreSubject("ours", ours), AsyncStoreSubject("slack_sdk", async_sdk)]
-        self.asynchronous.append(self.async_floor)
+        # "ours": Django's default database settings. On PostgreSQL its async calls take the native path
+        # (native.py); on SQLite they run the sync method in asgiref's thread, the only path there.
+        self.sync = [StoreSubject("ours", ours)]
+        self.asynchronous = [AsyncStoreSubject("ours", ours, native=pg)]
+        if pg:
+            # The same store instance on the tuned alias, and, on the default alias, the thread hop that the
+            # native path replaced (ASYNC_NATIVE off: each call runs the sync method in asgiref's thread).
+            self.sync.append(StoreSubject("ours-tuned", ours, alias=config.TUNED))
+            self.asynchronous += [
+                AsyncStoreSubject("ours-tuned", ours, alias=config.TUNED, native=True),
+                AsyncStoreSubject("ours-hop", ours, config={"ASYNC_NATIVE": False}, native=False),
+            ]
+        self.sync += [StoreSubject("slack_sdk", sdk), self.floor]
+        self.asynchronous += [AsyncStoreSubject("slack_sdk", async_sdk), self.async_floor]
         self.cached = [
             CachedStoreSubject("ours+locmem", "bench-locmem"),
             AsyncCachedStoreSubject("ours+locmem", "bench-locmem"),
@@ -399,6 +415,7 @@ class Subjects:
 
     def close(self):
         self.floor.close()
+        self.loop.run_until_complete(native.close_pools())  # our native path's connections
         self.loop.run_until_complete(self.async_floor.close())
         self.loop.run_until_complete(self.async_engine.dispose())
         self.engine.dispose()

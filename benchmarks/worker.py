@@ -77,6 +77,7 @@ def main_phase(database, options, run_options):
         bench.check()
         queries = bench.count_queries()
         bench.run()
+        native_pools = bench.native_pools()
     finally:  # also when the check fails: aiosqlite's threads would keep the process alive
         subjects.close()
         loop.close()
@@ -87,6 +88,7 @@ def main_phase(database, options, run_options):
         "bots": bots,
         "populate_s": {"generate": generated, "ours": ours_s, "slack_sdk": sdk_s},
         "queries": queries,
+        "native_pools": native_pools,
         "redis": _redis_version() if redis else None,
     }
 
