@@ -30,6 +30,7 @@ from django.db.models.expressions import Col
 from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.db.models.options import Options
 from django.dispatch import receiver
+from django.views.decorators.debug import sensitive_variables
 
 from . import native
 from .models import SlackBot, SlackInstallation, slack_fields
@@ -65,6 +66,8 @@ class Statement(NamedTuple):
         row = await database.fetch_one(self.sql, self.params(key))
         return None if row is None else self.values(row, database.wrapper)
 
+    # The row's tokens are decrypted here: error reports must not show them, whichever path called.
+    @sensitive_variables()
     def values(self, row: Sequence[Any], connection: BaseDatabaseWrapper) -> dict[str, Any]:
         values = list(row)
         for index, functions, expression in self.converters:
@@ -164,6 +167,7 @@ class Upsert(NamedTuple):
     sql: str
     fields: tuple[Field[Any, Any], ...]
 
+    @sensitive_variables()
     def params(self, values: dict[str, Any], connection: BaseDatabaseWrapper) -> list[Any]:
         return [field.get_db_prep_save(values[field.name], connection) for field in self.fields]
 

@@ -526,6 +526,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
 
         transaction.on_commit(send, using=self._db())
 
+    @sensitive_variables()  # the saved signals' objects hold tokens
     async def _committed(self, database: native.Database, effects: _Effects) -> None:
         """The native path: `effects`, now that the write's transaction has committed."""
         cache = find_cache()

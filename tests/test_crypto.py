@@ -3,10 +3,10 @@
 import pytest
 from django.core import checks
 from django.core.exceptions import FieldError, ImproperlyConfigured
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.views.debug import ExceptionReporter
 
-from django_slack_store import crypto, native, stores
+from django_slack_store import crypto, native, statements, stores
 from django_slack_store.crypto import PREFIX, TokenDecryptionError, derive_key
 from django_slack_store.fields import UndecryptableToken
 from django_slack_store.models import SlackBot, SlackInstallation
@@ -306,6 +306,33 @@ def test_error_reports_hide_the_tokens_of_a_failing_find(api, monkeypatch):
     report = frame_variables(raised)
     assert "find_installation" in report
     assert "xox" not in report
+
+
+@pytest.fixture
+def broken_json_column(monkeypatch):
+    """Reading a JSON column fails, after the row's tokens (earlier columns) have been decrypted."""
+
+    def broken(self, value, expression, connection):
+        raise RuntimeError("a column converter failed")
+
+    monkeypatch.setattr(models.JSONField, "from_db_value", broken)
+    clear = [statement.cache_clear for statement in statements.STATEMENTS]  # they hold the converters
+    for clear_cache in clear:
+        clear_cache()
+    yield
+    monkeypatch.undo()
+    for clear_cache in clear:
+        clear_cache()
+
+
+def test_error_reports_hide_the_tokens_of_a_row_being_read(api, broken_json_column):
+    installation = InstallationFactory(rotating=True)
+    api.save(installation)
+    with pytest.raises(RuntimeError) as raised:
+        find(api, installation)
+    report = frame_variables(raised)
+    assert "values" in report  # the frame that holds the decrypted columns is in the report...
+    assert "xox" not in report  # ...with its variables hidden
 
 
 def test_the_whole_lifecycle_logs_no_token(api, caplog, settings, capsys):
