@@ -273,20 +273,22 @@ async def database(model: type[models.Model]) -> Database | None:
     if not store_settings.ASYNC_NATIVE or getattr(AsyncToSync.executors, "current", None) is not None:
         return None  # switched off, or sync code called this through async_to_sync (see the module docstring)
     using = router.db_for_write(model)
-    wrapper = connections[using]
-    if wrapper.vendor != "postgresql" or wrapper.in_atomic_block or not _is_psycopg3():
-        return None
     loop = asyncio.get_running_loop()
     databases = _loops.get(loop)
-    if databases is None:
-        databases = _loops[loop] = {}
-        await _closed_with_the_loop(loop, databases)
-    found = databases.get(using)
+    found = databases.get(using) if databases is not None else None
     if found is None or found.generation != _generation:
+        wrapper = connections[using]  # this thread's: the loop's
+        if wrapper.vendor != "postgresql" or not _is_psycopg3():
+            return None
+        if databases is None:
+            databases = _loops[loop] = {}
+            await _closed_with_the_loop(loop, databases)
         if found is not None:
             await found.pool.close()
         found = databases[using] = Database(using, wrapper)
-    return found
+    # Django's connection of the loop's thread, inside a transaction: only with DJANGO_ALLOW_ASYNC_UNSAFE
+    # or a loop run inside atomic(). Its writes are not committed, so the native path would not see them.
+    return None if found.wrapper.in_atomic_block else found
 
 
 async def close_pools() -> None:

@@ -1,9 +1,10 @@
 """slack_sdk's installation store interfaces, sync and async, on Django's ORM.
 
 The store is a translation between slack_sdk's `Installation`/`Bot` and model rows: `_row_values()` turns
-an object into validated column values, `_slack_kwargs()` turns a row back. Queries live on the models'
-QuerySets. Async methods use the ORM's `a`-methods, or run the one sync method that holds a transaction
-in a thread with `sync_to_async` (as Django's database session backend does), so they never block the loop.
+an object into validated column values, `_slack_kwargs()` turns a row back. The hot path's SQL is in
+statements.py; the other queries live on the models' QuerySets. On PostgreSQL with psycopg 3 the async
+methods run the same statements on the event loop (native.py); elsewhere they run the sync method in a
+thread with `sync_to_async` (as Django's database session backend does). They never block the loop.
 """
 
 from __future__ import annotations
