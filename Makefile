@@ -4,9 +4,10 @@
 #             arguments: make test PYTEST_ARGS="-k rotation"
 # make demo   the example project (Bolt AsyncApp on Channels/daphne, with the admin) on http://127.0.0.1:8000,
 #             with a demo admin user and demo installations; make demo-setup does all but serving
-# make bench  benchmarks of the store beside slack_sdk's SQLAlchemy stores and a raw-driver floor, on SQLite and
-#             PostgreSQL (skipped when unreachable): writes docs/benchmark-results.md and charts, ~6 minutes;
-#             make bench ARGS=--quick is a 30-second run written under benchmarks/.data/ (benchmarks/README.md)
+# make bench  benchmarks of the store beside slack_sdk's SQLAlchemy stores and a raw-driver floor, on SQLite,
+#             PostgreSQL and MariaDB (servers skipped when unreachable): writes docs/benchmark-results.md and
+#             charts, ~13 minutes; make bench ARGS=--quick is a one-minute run written under benchmarks/.data/
+#             (benchmarks/README.md)
 # make clean  remove build output, caches and the demo database; make distclean also removes .venv and .tox
 
 BASE_PYTHON ?= python3
@@ -34,10 +35,9 @@ venv: $(VENV)/.installed
 		fi; \
 	fi
 
-# Reinstalls only when the packaging files change; the editable install picks up code changes by itself.
-$(VENV)/.installed: setup.cfg pyproject.toml
-	@# mysqlclient compiles against the MySQL/MariaDB client headers, found through pkg-config.
-	@if ! pkg-config --exists mysqlclient 2>/dev/null; then \
+# mysqlclient compiles against the MySQL/MariaDB client headers, found through pkg-config.
+MYSQLCLIENT_HEADERS = \
+	if ! pkg-config --exists mysqlclient 2>/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "Installing mysqlclient build dependencies: $(MYSQLCLIENT_BUILD_DEPS)"; \
 			export DEBIAN_FRONTEND=noninteractive; \
@@ -48,6 +48,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 				"system's equivalent) if building mysqlclient fails"; \
 		fi; \
 	fi
+
+# Reinstalls only when the packaging files change; the editable install picks up code changes by itself.
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(MYSQLCLIENT_HEADERS)
 	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install -e '.[test]'
@@ -58,6 +62,7 @@ test: venv
 
 # The benchmarks need their extra only (benchmarks/README.md); options go through ARGS, e.g. ARGS=--quick.
 $(VENV)/.bench-installed: setup.cfg pyproject.toml
+	@$(MYSQLCLIENT_HEADERS)
 	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PYTHON) -m pip install -e '.[bench]'
 	touch $@

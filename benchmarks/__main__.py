@@ -24,8 +24,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Measure django_slack_store's DjangoInstallationStore beside slack_sdk's SQLAlchemy "
-        "stores and a raw-driver floor, on SQLite and PostgreSQL, and write docs/benchmark-results.md with "
-        "charts.",
+        "stores and a raw-driver floor, on SQLite, PostgreSQL and MariaDB, and write "
+        "docs/benchmark-results.md with charts.",
     )
     parser.add_argument(
         "--quick",
@@ -36,8 +36,9 @@ def parse_args(argv):
     parser.add_argument(
         "--databases",
         default=",".join(config.DATABASES),
-        help="comma-separated, of sqlite and postgresql (default: both; PostgreSQL is skipped, with a "
-        "message, when it does not answer on BENCH_PG_HOST:BENCH_PG_PORT)",
+        help=f"comma-separated, of {', '.join(config.DATABASES)} (default: all; PostgreSQL and MariaDB are "
+        "skipped, with a message, when they do not answer on BENCH_PG_HOST:BENCH_PG_PORT and "
+        "BENCH_MARIADB_HOST:BENCH_MARIADB_PORT)",
     )
     parser.add_argument("--teams", type=int, help=f"teams in the data set (default {DEFAULTS['teams']:,})")
     parser.add_argument(
@@ -83,7 +84,9 @@ def parse_args(argv):
             setattr(args, name, value)
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     if unknown := set(args.databases) - set(config.DATABASES):
-        parser.error(f"unknown database(s): {', '.join(sorted(unknown))} (choose from sqlite, postgresql)")
+        parser.error(
+            f"unknown database(s): {', '.join(sorted(unknown))} (choose from {', '.join(config.DATABASES)})"
+        )
     if args.scaling is None:
         args.scaling = not args.quick
     args.scaling = args.scaling or args.scaling_only
@@ -127,8 +130,12 @@ def main(argv=None):
     run = {"main": [], "scaling": [], "skipped": [], "servers": {}, "facts": report.machine_facts()}
     databases = []
     for database in args.databases:
-        if database == "postgresql" and not config.pg_answers():
-            reason = f"PostgreSQL: not reachable on {config.pg_where()} (set BENCH_PG_HOST / BENCH_PG_PORT)"
+        server = config.SERVERS.get(database)
+        if server and not server.answers():
+            reason = (
+                f"{config.LABELS[database]}: not reachable on {server.where()} "
+                f"(set {server.prefix}_HOST / {server.prefix}_PORT)"
+            )
             print(f"skipped: {reason}", flush=True)
             run["skipped"].append(reason)
         else:

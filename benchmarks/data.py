@@ -8,7 +8,8 @@ refreshed last, so it is the bot served (the case where slack_sdk's store serves
 
 The random choices come from one stream per thousand teams, so the first N teams are the same whatever the
 total: the scaling run grows the data set by appending teams. Rows are written with the raw drivers
-(PostgreSQL's COPY, SQLite's executemany) rather than through the store: millions of rows in minutes.
+(PostgreSQL's COPY, MariaDB's LOAD DATA, SQLite's executemany) rather than through the store: millions of
+rows in minutes.
 """
 
 import datetime
@@ -17,6 +18,7 @@ import json
 import random
 import sqlite3
 import string
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -357,8 +359,9 @@ def bot_values(install: Install, updated_at=None, *, stored=True) -> dict:
     }
 
 
-def sqlite_value(value):
-    """As Django's SQLite backend stores it: datetimes as naive UTC text (str() of the datetime)."""
+def utc_text(value):
+    """As Django's SQLite and MySQL backends store datetimes with USE_TZ: naive UTC, here as text (str() of
+    the datetime, what Django writes on SQLite; MariaDB parses it into its DATETIME(6))."""
     if isinstance(value, datetime.datetime):
         return str(value.astimezone(UTC).replace(tzinfo=None))
     return value
@@ -406,6 +409,11 @@ def _connect(database):
         import psycopg
 
         return psycopg.connect(**config.pg_params())
+    if database == "mariadb":
+        import MySQLdb
+
+        # A transaction per chunk (write_ours commits); local_infile: the client side of LOAD DATA LOCAL.
+        return MySQLdb.connect(**config.mariadb_params() | {"autocommit": False, "local_infile": True})
     return sqlite3.connect(config.SQLITE_PATH)
 
 
@@ -417,13 +425,38 @@ def _insert(database, connection, table, columns, rows):
         ):
             for row in rows:
                 copy.write_row(row)
+    elif database == "mariadb":
+        # LOAD DATA, MariaDB's COPY: about 1.7 times as fast as executemany's multi-row INSERTs (escaped
+        # value by value, then parsed), which the scaling run's million teams would feel. The server must
+        # allow it (local_infile, on by default in MariaDB).
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".tsv") as file:
+            file.writelines("\t".join(map(_tsv_field, row)) + "\n" for row in rows)
+            file.flush()
+            connection.cursor().execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE {table} CHARACTER SET utf8mb4 ({', '.join(columns)})",
+                [file.name],
+            )
+        # LOCAL implies IGNORE: a value a column refuses is changed with a warning, not an error.
+        if warnings := connection.warning_count():
+            raise SystemExit(f"LOAD DATA into {table}: {warnings} warnings (SHOW WARNINGS tells which)")
     else:
         instants = [n for n, column in enumerate(columns) if column in ("installed_at", "updated_at")]
         for row in rows:
             for n in instants:
-                row[n] = sqlite_value(row[n])
+                row[n] = utc_text(row[n])
         placeholders = ", ".join("?" * len(columns))
         connection.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+
+
+def _tsv_field(value) -> str:
+    """A field in LOAD DATA's default format: tab-separated, backslash escapes, \\N for NULL."""
+    if isinstance(value, str):  # first: most values are
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime.datetime):
+        return utc_text(value)
+    return str(int(value))  # an int, or a bool as 0 or 1
 
 
 def analyze(database: str) -> None:
@@ -434,6 +467,11 @@ def analyze(database: str) -> None:
         if database == "postgresql":
             connection.autocommit = True  # VACUUM cannot run inside a transaction
             connection.execute("VACUUM ANALYZE")
+        elif database == "mariadb":  # every table of the database: ours and slack_sdk's
+            cursor = connection.cursor()
+            cursor.execute("SHOW TABLES")
+            cursor.execute(f"ANALYZE TABLE {', '.join(table for (table,) in cursor.fetchall())}")
+            cursor.fetchall()
         else:
             connection.execute("ANALYZE")
             connection.commit()

@@ -21,7 +21,18 @@ MODES = {"sync": "sync", "async": "async, c=1"}
 # As in run.py, which this process does not import: it needs Django set up.
 CONCURRENCY = 64
 CONCURRENT_OPS = ("find_installation", "find_bot")
-PACKAGES = ("Django", "slack_sdk", "SQLAlchemy", "psycopg", "aiosqlite", "asgiref", "cryptography", "redis")
+PACKAGES = (
+    "Django",
+    "slack_sdk",
+    "SQLAlchemy",
+    "psycopg",
+    "aiosqlite",
+    "mysqlclient",
+    "asyncmy",
+    "asgiref",
+    "cryptography",
+    "redis",
+)
 
 
 def machine_facts() -> dict:
@@ -111,7 +122,7 @@ def _p50(result, mode, subject, op):
 
 # The subjects of the latency tables, in their order. Ours as measured on PostgreSQL: "ours" on Django's
 # default database OPTIONS (async: the native path), "ours-tuned" on config.TUNED_OPTIONS (async: native),
-# "ours-hop" on the default OPTIONS with the native path off. SQLite has "ours" only.
+# "ours-hop" on the default OPTIONS with the native path off. SQLite and MariaDB have "ours" only.
 STORES = {
     "floor": "floor",
     "ours": "ours",
@@ -233,12 +244,29 @@ def cache_table(result) -> str:
     return table(["lookup", "mode", "ours, no cache", "ours + locmem", "ours + redis", "baseline"], rows)
 
 
+# The floor's drivers (subjects.py), sync and async.
+FLOOR_DRIVERS = {
+    "sqlite": "`sqlite3` and `aiosqlite`, which cache prepared statements",
+    "postgresql": "psycopg's `Connection` and `AsyncConnection`s, with `prepare=True`",
+    "mariadb": "MySQLdb (mysqlclient, Django's MySQL driver) and asyncmy (slack_sdk's async store runs on it "
+    "too), which bind the parameters into the statement's text as Django does on MariaDB: no prepared "
+    "statements",
+}
+
+
 def django_options(result) -> str:
-    """What ours ran with, and which path its async calls took."""
+    """What ours ran with, which path its async calls took, and what the floor is."""
+    floor = f"The floor: {FLOOR_DRIVERS[result['database']]}."
     if result["database"] != "postgresql":
+        options = (
+            f" but `OPTIONS = {config.MARIADB_OPTIONS!r}` (as in the store's tests)"
+            if result["database"] == "mariadb"
+            else ""
+        )
         return (
-            "Ours runs on Django's default database settings; its `async_` calls run the sync method in "
-            "asgiref's thread-sensitive executor (the native async path is PostgreSQL's only)."
+            f"Ours runs on Django's default database settings{options}; its `async_` calls run the sync "
+            "method in asgiref's thread-sensitive executor (the native async path is PostgreSQL's only). "
+            f"{floor}"
         )
     pools = ", ".join(f"{n} on `{alias}`" for alias, n in result.get("native_pools", {}).items())
     return (
@@ -249,7 +277,7 @@ def django_options(result) -> str:
         "hop**: the default `OPTIONS` with `DJANGO_SLACK_STORE = {'ASYNC_NATIVE': False}`: each `async_` "
         "call runs the sync method in asgiref's thread-sensitive executor, as before the native path. The "
         "three are one store instance, sent to its alias by a database router, interleaved in the same "
-        f"rounds. Connections the native path opened over the whole run: {pools or '—'}."
+        f"rounds. Connections the native path opened over the whole run: {pools or '—'}. {floor}"
     )
 
 
@@ -440,8 +468,8 @@ def markdown(run) -> str:
         "# Benchmark results",
         "Written by `make bench` ([benchmarks/](../benchmarks/README.md)); every number is measured in the "
         "run described here. Latencies are medians (p50) over all calls of all rounds, in microseconds. "
-        "**floor**: one prepared SQL statement per lookup through the raw driver on our tables (no ORM, no "
-        "decryption); "
+        "**floor**: one SQL statement per lookup through the raw driver on our tables (no ORM, no "
+        "decryption), prepared where the driver prepares (each database's section names its drivers); "
         "**ours**: `DjangoInstallationStore` on Django's default database settings (on PostgreSQL also "
         "**ours, tuned**, with prepared statements, and **ours, thread hop**, the async path before the "
         "native one); **slack_sdk**: `SQLAlchemyInstallationStore` (sync) and "
@@ -460,10 +488,12 @@ def markdown(run) -> str:
         parts += [
             "## Scaling: our store's uncached lookups as the data set grows",
             "Each step adds teams to the previous ones (same generator, tokens drawn from a few "
-            "pre-encrypted ones), then refreshes the planner statistics (VACUUM ANALYZE; ANALYZE on SQLite). "
-            "Lookups draw uniformly from every team loaded so far; the floor's find_installation on the same "
-            "keys is a reference for drift of the machine between steps. On PostgreSQL ours runs with the "
-            f"tuned `OPTIONS = {config.TUNED_OPTIONS!r}`.",
+            "pre-encrypted ones), then refreshes the planner statistics (VACUUM ANALYZE; ANALYZE on SQLite; "
+            "ANALYZE TABLE on MariaDB). Lookups draw uniformly from every team loaded so far; the floor's "
+            "find_installation on the same keys is a reference for drift of the machine between steps. Each "
+            "call runs its round's keys once untimed before it is timed on them, so that none pays the disk "
+            "reads for the others where the data outgrows the server's cache (MariaDB's default buffer "
+            f"pool). On PostgreSQL ours runs with the tuned `OPTIONS = {config.TUNED_OPTIONS!r}`.",
             scaling_table(run["scaling"]),
             "![p50 against the number of teams](images/benchmark-scaling.png)",
         ]
@@ -536,7 +566,7 @@ def scaling_chart(results, path: Path) -> Path:
     from matplotlib.ticker import FuncFormatter
 
     figure, ax = plt.subplots(figsize=(11, 5))
-    styles = {"postgresql": "-", "sqlite": "--"}
+    styles = {"postgresql": "-", "sqlite": "--", "mariadb": ":"}
     for result in results:
         teams = [step["teams"] for step in result["steps"]]
         for name, color in zip(SCALING_COLUMNS, ("#1565c0", "#2e7d32", "#c62828", "#9e9e9e"), strict=True):

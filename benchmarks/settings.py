@@ -1,6 +1,6 @@
 """Django settings of a benchmark worker (benchmarks/worker.py sets the environment before django.setup()).
 
-    BENCH_DATABASE      sqlite or postgresql: the one database of this worker, as "default" (and, on
+    BENCH_DATABASE      sqlite, postgresql or mariadb: the one database of this worker, as "default" (and, on
                         PostgreSQL, as "tuned" with other OPTIONS: config.django_databases)
     BENCH_REDIS_PREFIX  the Redis cache's KEY_PREFIX, new for every run, so no entry of an earlier run is read
 

@@ -10,9 +10,11 @@ the logical (team_id, user_id, bot_token) / (team_id, bot_token) that the correc
 Ours is measured as "ours" (Django's default database settings) and, on PostgreSQL, also as "ours-tuned"
 (config.TUNED_OPTIONS) and, async only, "ours-hop" (the native async path off), all one store instance.
 
-The floor is what the hot path cannot beat on our tables: one prepared statement per lookup through the raw
-driver (psycopg with prepare=True, or sqlite3 / aiosqlite, which cache prepared statements themselves), no
-ORM, raw tuples, no decryption. Its async twin shares a few connections among the tasks (see `Pool`).
+The floor is what the hot path cannot beat on our tables: one statement per lookup through the raw driver,
+prepared where the driver prepares (psycopg with prepare=True, or sqlite3 / aiosqlite, which cache prepared
+statements themselves; MySQLdb and asyncmy bind the parameters into the statement's text, as Django's MySQL
+backend does), no ORM, raw tuples, no decryption. Its async twin shares a few connections among the tasks
+(see `Pool`).
 """
 
 import asyncio
@@ -139,9 +141,10 @@ _BOT_SELECT = ["id", *data.BOT_COLUMNS]
 
 
 class Statements:
-    """The floor's SQL on our tables, with the driver's placeholders (`placeholder(name)`)."""
+    """The floor's SQL on our tables, with the driver's placeholders (`placeholder(name)`) and the database's
+    `upsert` (on_conflict or on_duplicate_key)."""
 
-    def __init__(self, placeholder):
+    def __init__(self, placeholder, upsert):
         p = placeholder
         installations, bots = data.INSTALLATION_TABLE, data.BOT_TABLE
 
@@ -162,16 +165,33 @@ class Statements:
         self.find_installation = installation + latest
         self.find_installation_user = f"{installation} AND i.user_id = {p('user_id')}{latest}"
         self.find_bot = f"SELECT {', '.join(_BOT_SELECT)} FROM {bots} WHERE {key()} {freshest}"
-        self.upsert_installation = _upsert(installations, data.INSTALLATION_COLUMNS, INSTALLATION_IDENTITY, p)
-        self.upsert_bot = _upsert(bots, data.BOT_COLUMNS, BOT_IDENTITY, p)
+        self.upsert_installation = upsert(installations, data.INSTALLATION_COLUMNS, INSTALLATION_IDENTITY, p)
+        self.upsert_bot = upsert(bots, data.BOT_COLUMNS, BOT_IDENTITY, p)
 
 
-def _upsert(table, columns, identity, p) -> str:
+def _insert(table, columns, p) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(map(p, columns))})"
+
+
+def on_conflict(table, columns, identity, p) -> str:
+    """PostgreSQL's and SQLite's upsert."""
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in identity)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(map(p, columns))}) "
-        f"ON CONFLICT ({', '.join(identity)}) DO UPDATE SET {updates}"
-    )
+    return f"{_insert(table, columns, p)} ON CONFLICT ({', '.join(identity)}) DO UPDATE SET {updates}"
+
+
+def on_duplicate_key(table, columns, identity, p) -> str:
+    """MariaDB's, which names no conflict target: it updates on a duplicate of any unique key, and the
+    identity's is the only one a new row can hit (the id is never given)."""
+    updates = ", ".join(f"{c} = VALUES({c})" for c in columns if c not in identity)
+    return f"{_insert(table, columns, p)} ON DUPLICATE KEY UPDATE {updates}"
+
+
+def _pyformat(name):  # psycopg, MySQLdb, asyncmy
+    return f"%({name})s"
+
+
+def _named(name):  # sqlite3, aiosqlite
+    return f":{name}"
 
 
 class _Floor:
@@ -181,8 +201,8 @@ class _Floor:
     cached = False
     native = None
 
-    def __init__(self, placeholder, adapt=None):
-        self.sql = Statements(placeholder)
+    def __init__(self, placeholder, adapt=None, upsert=on_conflict):
+        self.sql = Statements(placeholder, upsert)
         self.adapt = adapt
 
     @contextlib.contextmanager
@@ -241,7 +261,7 @@ class PgFloor(_SyncFloor):
     def __init__(self):
         import psycopg
 
-        super().__init__(lambda name: f"%({name})s")
+        super().__init__(_pyformat)
         # Autocommit: a lookup is one statement, not BEGIN + statement (+ an open transaction after it).
         self.connection = psycopg.connect(**config.pg_params(), autocommit=True)
 
@@ -260,7 +280,7 @@ class PgFloor(_SyncFloor):
 
 class SqliteFloor(_SyncFloor):
     def __init__(self):
-        super().__init__(lambda name: f":{name}", data.sqlite_value)
+        super().__init__(_named, data.utc_text)
         # The module's default transaction handling: reads outside a transaction, BEGIN before the upserts.
         self.connection = sqlite3.connect(config.SQLITE_PATH)
 
@@ -272,6 +292,29 @@ class SqliteFloor(_SyncFloor):
         with self.connection:  # COMMIT at the end
             self.connection.execute(self.sql.upsert_installation, installation)
             self.connection.execute(self.sql.upsert_bot, bot)
+
+    def close(self):
+        self.connection.close()
+
+
+class MariaDbFloor(_SyncFloor):
+    def __init__(self):
+        import MySQLdb
+
+        super().__init__(_pyformat, data.utc_text, on_duplicate_key)
+        self.connection = MySQLdb.connect(**config.mariadb_params())  # autocommit, as PgFloor
+        self.cursor = self.connection.cursor()
+
+    def _one(self, sql, params):
+        self.cursor.execute(sql, params)
+        return self.cursor.fetchone()
+
+    def save(self, prepared):
+        installation, bot = prepared
+        self.connection.begin()
+        self.cursor.execute(self.sql.upsert_installation, installation)
+        self.cursor.execute(self.sql.upsert_bot, bot)
+        self.connection.commit()
 
     def close(self):
         self.connection.close()
@@ -298,8 +341,8 @@ class Pool:
 class _AsyncFloor(_Floor):
     mode = "async"
 
-    def __init__(self, placeholder, adapt, pool):
-        super().__init__(placeholder, adapt)
+    def __init__(self, placeholder, adapt, pool, upsert=on_conflict):
+        super().__init__(placeholder, adapt, upsert)
         self.pool = pool
 
     async def find_installation(self, key):
@@ -318,7 +361,7 @@ class _AsyncFloor(_Floor):
 
 class AsyncPgFloor(_AsyncFloor):
     def __init__(self, pool):
-        super().__init__(lambda name: f"%({name})s", None, pool)
+        super().__init__(_pyformat, None, pool)
 
     @classmethod
     async def open(cls, size=config.FLOOR_POOL_SIZE):
@@ -345,7 +388,7 @@ class AsyncSqliteFloor(_AsyncFloor):
     """aiosqlite: each connection runs sqlite3 in a thread of its own."""
 
     def __init__(self, pool):
-        super().__init__(lambda name: f":{name}", data.sqlite_value, pool)
+        super().__init__(_named, data.utc_text, pool)
 
     @classmethod
     async def open(cls, size=config.FLOOR_POOL_SIZE):
@@ -366,6 +409,45 @@ class AsyncSqliteFloor(_AsyncFloor):
             await connection.commit()
 
 
+class AsyncMariaDbFloor(_AsyncFloor):
+    """asyncmy (slack_sdk's async store runs on it too: config.SQLALCHEMY_DRIVERS)."""
+
+    def __init__(self, pool):
+        super().__init__(_pyformat, data.utc_text, pool, on_duplicate_key)
+
+    @classmethod
+    async def open(cls, size=config.FLOOR_POOL_SIZE):
+        import asyncmy
+
+        params = config.mariadb_params()
+        return cls(Pool([await asyncmy.connect(**params) for _ in range(size)]))
+
+    async def _one(self, sql, params):
+        async with self.pool.connection() as connection, connection.cursor() as cursor:
+            await cursor.execute(sql, params)
+            return await cursor.fetchone()
+
+    async def save(self, prepared):
+        installation, bot = prepared
+        async with self.pool.connection() as connection, connection.cursor() as cursor:
+            await connection.begin()
+            await cursor.execute(self.sql.upsert_installation, installation)
+            await cursor.execute(self.sql.upsert_bot, bot)
+            await connection.commit()
+
+    async def close(self):
+        for connection in self.pool.connections:
+            await connection.ensure_closed()  # asyncmy's close() is not a coroutine
+
+
+# The (sync, async) floor of each database.
+FLOORS = {
+    "sqlite": (SqliteFloor, AsyncSqliteFloor),
+    "postgresql": (PgFloor, AsyncPgFloor),
+    "mariadb": (MariaDbFloor, AsyncMariaDbFloor),
+}
+
+
 # -- all of them ------------------------------------------------------------------------------------------
 
 
@@ -383,11 +465,13 @@ class Subjects:
         async_sdk = AsyncSQLAlchemyInstallationStore(client_id=data.CLIENT_ID, engine=self.async_engine)
         ours = DjangoInstallationStore(data.CLIENT_ID)
         pg = database == "postgresql"
-        self.floor = PgFloor() if pg else SqliteFloor()
-        self.async_floor = loop.run_until_complete((AsyncPgFloor if pg else AsyncSqliteFloor).open())
+        floor, async_floor = FLOORS[database]
+        self.floor = floor()
+        self.async_floor = loop.run_until_complete(async_floor.open())
         self.sdk_store = sdk
         # "ours": Django's default database settings. On PostgreSQL its async calls take the native path
-        # (native.py); on SQLite they run the sync method in asgiref's thread, the only path there.
+        # (native.py); on SQLite and MariaDB they run the sync method in asgiref's thread, the only path
+        # there.
         self.sync = [StoreSubject("ours", ours)]
         self.asynchronous = [AsyncStoreSubject("ours", ours, native=pg)]
         if pg:

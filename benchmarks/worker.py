@@ -23,16 +23,32 @@ def recreate(database):
     """An empty database: results must not depend on what an earlier run left."""
     from . import config
 
+    if database in config.SERVERS:
+        config.SERVERS[database].check_name()
     if database == "postgresql":
         import psycopg
         from psycopg import sql
 
-        config.check_pg_name()
         with psycopg.connect(**config.pg_params("postgres"), autocommit=True) as connection:
-            name = sql.Identifier(config.PG_NAME)
+            name = sql.Identifier(config.PG.name)
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
             connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
             return "PostgreSQL " + connection.execute("SHOW server_version").fetchone()[0].split()[0]
+    if database == "mariadb":
+        import MySQLdb
+
+        connection = MySQLdb.connect(**config.mariadb_params(None))
+        try:
+            cursor = connection.cursor()
+            name = "`" + config.MARIADB.name.replace("`", "``") + "`"  # a quoted identifier
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+            # The character set and collation of the store's tests (tests/settings.py), whatever the server's
+            # defaults: slack_sdk's tables (create_tables()) take the database's.
+            cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            cursor.execute("SELECT VERSION()")
+            return "MariaDB " + cursor.fetchone()[0].split("-")[0]
+        finally:
+            connection.close()
     config.SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{config.SQLITE_PATH}{suffix}").unlink(missing_ok=True)
