@@ -70,6 +70,8 @@ class StoreAPI:
 
     def close(self) -> None:
         if self.loop is not None and self._owns_loop and not self.loop.is_closed():
+            # A documented thread hop (THREAD_HOPS) left a Django connection in asgiref's thread.
+            self.loop.run_until_complete(sync_to_async(connections.close_all)())
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
