@@ -3,7 +3,7 @@
 Each source gets the same history (tests/test_import.py `fill`): a workspace reinstalled by another user and
 rotated, an Enterprise Grid org-wide install and a workspace of that org, a user-only install, custom values,
 an older bot rotated after a newer install, and a deleted bot. After the import, every find of ours returns
-what the source's find returns, except where DESIGN.md section 3 says the source is wrong: then ours returns
+what the source's find returns, except where docs/store.md says the source is wrong: then ours returns
 what `find_bot` serves for the bot fields of `find_installation` (theirs may return a deleted or stale bot
 there), scopes as lists and absent ids as None (theirs may give "a,b" text, None or ""), and an installation
 where the File store without historical data returns None for `find_installation(user_id=None)`.

@@ -1,4 +1,5 @@
-"""DESIGN.md section 4: the OAuth state store, through its sync API and its async twins (`state_api`).
+"""docs/oauth-state.md: the OAuth state store, through its sync API, its async twins and (on PostgreSQL) its
+native async path (`state_api`).
 
 Time is the store's `clock`, set here to the microsecond; concurrency is real threads on a database server.
 """
@@ -286,7 +287,7 @@ def test_expiration_seconds_must_be_a_positive_int(value, error):
 
 
 def test_implements_slack_sdks_state_store_interfaces():
-    # DESIGN.md section 2 names it in `stores`, beside the installation store.
+    # The public API names it in `stores`, beside the installation store (docs/oauth-state.md).
     assert stores.DjangoOAuthStateStore is DjangoOAuthStateStore
     store = DjangoOAuthStateStore(EXPIRATION)
     assert isinstance(store, OAuthStateStore) and isinstance(store, AsyncOAuthStateStore)

@@ -1,4 +1,5 @@
-"""DESIGN.md section 3, case by case, through the sync API and through the async twins (`api` fixture)."""
+"""docs/store.md, case by case, through the sync API, the async twins and (on PostgreSQL) the native async
+path (`api` fixture)."""
 
 import pytest
 from django.db import OperationalError, connection
