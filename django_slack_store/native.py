@@ -138,6 +138,10 @@ class Transaction:
         cursor = await self.connection.execute(sql, params, prepare=self.prepare)
         return await cursor.fetchone()
 
+    async def fetch_all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor = await self.connection.execute(sql, params, prepare=self.prepare)
+        return await cursor.fetchall()
+
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
         """Run a statement; returns its row count."""
         cursor = await self.connection.execute(sql, params, prepare=self.prepare)

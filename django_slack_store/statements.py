@@ -228,6 +228,28 @@ def exists_statement(model: type[Model], using: str, by_user: bool) -> str:
     return f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where} LIMIT 1"
 
 
+@functools.cache
+def lock_rows_statement(model: type[Model], using: str, key_names: tuple[str, ...]) -> str:
+    """SELECT and lock the rows of these primary keys that belong to the app: primary key, updated_at, then
+    `key_names`. Parameters: the client id, the list of primary keys. PostgreSQL only (the native path)."""
+    connection = connections[using]
+    quote, opts = connection.ops.quote_name, model._meta
+    names = ["updated_at", *key_names]
+    columns = [quote(_column(opts.pk)), *(quote(_column(opts.get_field(name))) for name in names)]
+    return (
+        f"SELECT {', '.join(columns)} FROM {quote(opts.db_table)} "
+        f"WHERE {quote(_column(opts.get_field('client_id')))} = %s AND {columns[0]} = ANY(%s) FOR UPDATE"
+    )
+
+
+@functools.cache
+def delete_rows_statement(model: type[Model], using: str) -> str:
+    """DELETE the rows of these primary keys. Parameters: the list of primary keys. PostgreSQL only."""
+    connection = connections[using]
+    quote, opts = connection.ops.quote_name, model._meta
+    return f"DELETE FROM {quote(opts.db_table)} WHERE {quote(_column(opts.pk))} = ANY(%s)"
+
+
 # -- the OAuth state store's statements ---------------------------------------------------------------
 
 
@@ -273,6 +295,8 @@ STATEMENTS = (
     upsert_statement,
     delete_statement,
     exists_statement,
+    lock_rows_statement,
+    delete_rows_statement,
     consume_state_statement,
     issue_state_statement,
     purge_states_statement,

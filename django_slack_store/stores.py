@@ -43,6 +43,9 @@ from .models import (
 )
 from .oauth_state import DjangoOAuthStateStore  # noqa: F401  (public API: django_slack_store.stores)
 
+# The key columns of each table's rows, as the deletion signals carry them.
+INSTALLATION_KEY = ("enterprise_id", "team_id", "user_id")
+BOT_KEY = ("enterprise_id", "team_id")
 # find_installation() takes these from the bot find_bot() serves, never from a stale copy.
 BOT_FIELDS = ("bot_id", "bot_user_id", "bot_token", "bot_scopes", "bot_refresh_token", "bot_token_expires_at")
 # Bolt saves rotated copies with these blanked when the acting user is not the installer: an empty value
@@ -318,44 +321,70 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     # admin's selection), rather than every row of a key. A row rewritten since it was read (a token
     # rotation saved in place) is kept: it no longer holds what the caller checked or revoked. One
     # transaction; the deletion signal is sent once per key that lost rows. Rows of another client_id are
-    # left alone. Returns how many rows were deleted. Operators' work on rows read through the ORM: the
-    # async twins run the sync method in a thread.
+    # left alone. Returns how many rows were deleted. A QuerySet given to an async twin is read through the
+    # ORM's async iteration.
 
     def delete_installation_rows(self, rows: Iterable[SlackInstallation]) -> int:
-        return self._delete_rows(self.installation_model, rows, ("enterprise_id", "team_id", "user_id"))
+        return self._delete_rows(self.installation_model, rows, INSTALLATION_KEY)
 
     async def async_delete_installation_rows(self, rows: Iterable[SlackInstallation]) -> int:
-        return await sync_to_async(self.delete_installation_rows)(rows)
+        return await self._async_delete_rows(self.installation_model, rows, INSTALLATION_KEY)
 
     def delete_bot_rows(self, rows: Iterable[SlackBot]) -> int:
-        return self._delete_rows(self.bot_model, rows, ("enterprise_id", "team_id"))
+        return self._delete_rows(self.bot_model, rows, BOT_KEY)
 
     async def async_delete_bot_rows(self, rows: Iterable[SlackBot]) -> int:
-        return await sync_to_async(self.delete_bot_rows)(rows)
+        return await self._async_delete_rows(self.bot_model, rows, BOT_KEY)
 
     def _delete_rows(self, model: type[_Row], rows: Iterable[_Row], key_names: tuple[str, ...]) -> int:
-        read_at: dict[Any, datetime.datetime] = {}
-        for row in rows:
-            if not isinstance(row, model):
-                raise TypeError(f"rows must be {model.__name__} instances, not {type(row).__name__}")
-            read_at[row.pk] = row.updated_at
+        read_at = _read_at(model, rows)
         if not read_at:
             return 0
         effects = _Effects()
         with transaction.atomic(using=self._db()):
             # Locked (where the database can) so that no save slips in between this check and the delete.
             current = model.objects.filter(client_id=self.client_id, pk__in=read_at).select_for_update()
-            unchanged = {
-                pk: tuple(key)
-                for pk, updated_at, *key in current.values_list("pk", "updated_at", *key_names)
-                if updated_at == read_at[pk]
-            }
+            unchanged = _unchanged(current.values_list("pk", "updated_at", *key_names), read_at)
             if unchanged:
                 model.objects.filter(pk__in=unchanged).delete()
-            for key, count in collections.Counter(unchanged.values()).items():
-                self._deletion(effects, count, model, **dict(zip(key_names, key, strict=True)))
+            self._rows_deleted(effects, model, key_names, unchanged)
             self._on_commit(effects)
         return len(unchanged)
+
+    async def _async_delete_rows(
+        self, model: type[_Row], rows: Iterable[_Row], key_names: tuple[str, ...]
+    ) -> int:
+        if isinstance(rows, models.QuerySet):
+            rows = [row async for row in rows]
+        database = await self._native_deletes()
+        if database is None:
+            return await sync_to_async(self._delete_rows)(model, rows, key_names)
+        read_at = _read_at(model, rows)
+        if not read_at:
+            return 0
+        effects, using, updated_at = _Effects(), database.using, _updated_at(model)
+        async with database.transaction() as tx:
+            locked = await tx.fetch_all(
+                statements.lock_rows_statement(model, using, key_names), [self.client_id, list(read_at)]
+            )
+            current = [(pk, updated_at.from_db_value(at, None, tx.wrapper), *key) for pk, at, *key in locked]
+            unchanged = _unchanged(current, read_at)
+            if unchanged:
+                await tx.execute(statements.delete_rows_statement(model, using), [list(unchanged)])
+            self._rows_deleted(effects, model, key_names, unchanged)
+        await self._committed(database, effects)
+        return len(unchanged)
+
+    def _rows_deleted(
+        self,
+        effects: _Effects,
+        model: type[_Row],
+        key_names: tuple[str, ...],
+        deleted: dict[Any, tuple[Any, ...]],
+    ) -> None:
+        """The effects of a row delete: one deletion per key that lost rows (`deleted`: pk -> key)."""
+        for key, count in collections.Counter(deleted.values()).items():
+            self._deletion(effects, count, model, **dict(zip(key_names, key, strict=True)))
 
     # -- Slack's lifecycle events (wired to Bolt by django_slack_store.bolt) ----------------------------
     #
@@ -795,12 +824,30 @@ async def _cache_call(cache: FindCache, method: Callable[..., _T], *args: Any) -
     return await sync_to_async(method, thread_sensitive=False)(*args)
 
 
+def _read_at(model: type[_Row], rows: Iterable[_Row]) -> dict[Any, datetime.datetime]:
+    """When each row given to a row delete was last written, by primary key."""
+    read_at: dict[Any, datetime.datetime] = {}
+    for row in rows:
+        if not isinstance(row, model):
+            raise TypeError(f"rows must be {model.__name__} instances, not {type(row).__name__}")
+        read_at[row.pk] = row.updated_at
+    return read_at
+
+
+def _unchanged(
+    current: Iterable[Sequence[Any]], read_at: dict[Any, datetime.datetime]
+) -> dict[Any, tuple[Any, ...]]:
+    """Of the rows as they are now (`(pk, updated_at, *key)`), those not written since they were read: their
+    keys, by primary key."""
+    return {pk: tuple(key) for pk, updated_at, *key in current if updated_at == read_at[pk]}
+
+
 def _noun(model: type[models.Model]) -> str:
     return "bot" if issubclass(model, SlackBot) else "installation"
 
 
-def _updated_at(model: type[models.Model]) -> models.Field[Any, Any]:
-    return cast("models.Field[Any, Any]", model._meta.get_field("updated_at"))
+def _updated_at(model: type[models.Model]) -> InstantField[Any, Any]:
+    return cast("InstantField[Any, Any]", model._meta.get_field("updated_at"))
 
 
 def _slack_kwargs(

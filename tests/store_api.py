@@ -18,8 +18,8 @@ CLIENT_ID = "1111.2222"
 # The native async path runs on PostgreSQL with psycopg 3, directly or through PgBouncer.
 NATIVE = os.environ.get("DB_BACKEND") in ("postgresql", "pgbouncer")
 MODES = ["sync", "async", "native"] if NATIVE else ["sync", "async"]
-# The async methods that always run their sync twin in a thread (operators' batch work on ORM rows).
-THREAD_HOPS = {"delete_installation_rows", "delete_bot_rows", "prune_history"}
+# The async method that always runs its sync twin in a thread (a cron job's batched ORM work).
+THREAD_HOPS = {"prune_history"}
 
 
 class StoreAPI:
