@@ -132,7 +132,7 @@ def check_shared_cache(
     ]
 
 
-@checks.register(checks.Tags.database)
+@checks.register()
 def check_async(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     if not isinstance(user_settings, dict):
