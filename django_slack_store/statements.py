@@ -102,16 +102,34 @@ def _selected(model: type[Model]) -> list[Field[Any, Any]]:
     return [model._meta.pk, *slack_fields(model)]
 
 
-def _served_bot(connection: BaseDatabaseWrapper, bot_model: type[SlackBot], alias: str, select: str) -> str:
+class _Names:
+    """A model's table and columns as SQL on one database, quoted by the backend: `names.table`, `names.pk`,
+    `names("field")`, the columns prefixed with the table's `alias` when one is given."""
+
+    def __init__(self, model: type[Model], using: str, alias: str = "") -> None:
+        self._quote, self._opts = connections[using].ops.quote_name, model._meta
+        self._prefix = f"{alias}." if alias else ""
+        self.table = self._quote(self._opts.db_table)
+        self.pk = self._prefix + self._quote(_column(self._opts.pk))
+
+    def __call__(self, name: str) -> str:
+        return self._prefix + self._quote(_column(self._opts.get_field(name)))
+
+    def equal(self, names: Iterable[str]) -> str:
+        """A condition on these columns, each equal to a parameter, in order."""
+        return " AND ".join(f"{self(name)} = %s" for name in names)
+
+    def key(self, by_user: bool = False) -> str:
+        """The condition on a key: client id, enterprise id, team id (and user id). Parameters: the key."""
+        return self.equal((*KEY_COLUMNS, "user_id") if by_user else KEY_COLUMNS)
+
+
+def _served_bot(bot_model: type[SlackBot], using: str, alias: str, select: str) -> str:
     """SELECT `select` of the bot a key serves: its most recently written row. Parameters: the key."""
-    quote, opts = connection.ops.quote_name, bot_model._meta
-    column = {
-        name: f"{alias}.{quote(_column(opts.get_field(name)))}" for name in (*KEY_COLUMNS, "updated_at")
-    }
-    key = " AND ".join(f"{column[name]} = %s" for name in KEY_COLUMNS)
+    bot = _Names(bot_model, using, alias)
     return (
-        f"SELECT {select} FROM {quote(opts.db_table)} {alias} WHERE {key} "
-        f"ORDER BY {column['updated_at']} DESC, {alias}.{quote(_column(opts.pk))} DESC LIMIT 1"
+        f"SELECT {select} FROM {bot.table} {alias} WHERE {bot.key()} "
+        f"ORDER BY {bot('updated_at')} DESC, {bot.pk} DESC LIMIT 1"
     )
 
 
@@ -120,7 +138,7 @@ def bot_statement(bot_model: type[SlackBot], using: str) -> Statement:
     """The bot `find_bot` serves. Parameters: the key."""
     connection = connections[using]
     columns, names, converters = _columns(connection, "b", _selected(bot_model))
-    sql = _served_bot(connection, bot_model, "b", ", ".join(columns))
+    sql = _served_bot(bot_model, using, "b", ", ".join(columns))
     return Statement(sql, tuple(names), tuple(converters))
 
 
@@ -135,27 +153,23 @@ def installation_statement(
     """The latest installation of a key (of one user, with `by_user`) with the served bot's id and
     `bot_fields_served`, prefixed `bot.`. Parameters: the key for the bot, then the key (and user id) for
     the installation."""
-    connection = connections[using]
-    quote, opts, bot_opts = connection.ops.quote_name, installation_model._meta, bot_model._meta
+    connection, bot_opts = connections[using], bot_model._meta
     columns, names, converters = _columns(connection, "i", _selected(installation_model))
     bot_fields = [bot_opts.pk, *(_field(bot_opts, name) for name in bot_fields_served)]
     bot_columns, bot_names, bot_converters = _columns(connection, "b", bot_fields, "bot.")
     offset = len(names)
     converters += [(index + offset, functions, column) for index, functions, column in bot_converters]
-    where = [f"i.{quote(_column(opts.get_field(name)))} = %s" for name in KEY_COLUMNS]
-    if by_user:
-        where.append(f"i.{quote(_column(opts.get_field('user_id')))} = %s")
+    installation, bot = _Names(installation_model, using, "i"), _Names(bot_model, using, "b")
     # A user's installed_at is unique (the identity constraint, whose index then serves the find); a
     # workspace's installs need the id as tie-break, which their index (dss_installation_latest) has.
-    order = [f"i.{quote(_column(opts.get_field('installed_at')))} DESC"]
+    order = [f"{installation('installed_at')} DESC"]
     if not by_user:
-        order.append(f"i.{quote(_column(opts.pk))} DESC")
-    served_bot_id = _served_bot(connection, bot_model, "sb", f"sb.{quote(_column(bot_opts.pk))}")
+        order.append(f"{installation.pk} DESC")
+    served_bot_id = _served_bot(bot_model, using, "sb", _Names(bot_model, using, "sb").pk)
     sql = (
-        f"SELECT {', '.join(columns + bot_columns)} FROM {quote(opts.db_table)} i "
-        f"LEFT JOIN {quote(bot_opts.db_table)} b "
-        f"ON b.{quote(_column(bot_opts.pk))} = ({served_bot_id}) "
-        f"WHERE {' AND '.join(where)} "
+        f"SELECT {', '.join(columns + bot_columns)} FROM {installation.table} i "
+        f"LEFT JOIN {bot.table} b ON {bot.pk} = ({served_bot_id}) "
+        f"WHERE {installation.key(by_user)} "
         f"ORDER BY {', '.join(order)} LIMIT 1"
     )
     return Statement(sql, tuple(names + bot_names), tuple(converters), bot_key_first=True)
@@ -202,52 +216,37 @@ def upsert_statement(
     return Upsert(sql, fields)
 
 
-def _key_condition(connection: BaseDatabaseWrapper, model: type[Model], by_user: bool) -> str:
-    quote, opts = connection.ops.quote_name, model._meta
-    names = (*KEY_COLUMNS, "user_id") if by_user else KEY_COLUMNS
-    return " AND ".join(f"{quote(_column(opts.get_field(name)))} = %s" for name in names)
-
-
 @functools.cache
 def delete_statement(model: type[Model], using: str, by_user: bool, written_before: bool) -> str:
     """DELETE every row of a key (of one user, with `by_user`), or only those written before an instant.
     Parameters: the key, then the instant. The native path's delete: the sync one is the ORM's."""
-    connection = connections[using]
-    quote, opts = connection.ops.quote_name, model._meta
-    sql = f"DELETE FROM {quote(opts.db_table)} WHERE {_key_condition(connection, model, by_user)}"
-    if written_before:
-        sql += f" AND {quote(_column(opts.get_field('updated_at')))} < %s"
-    return sql
+    rows = _Names(model, using)
+    sql = f"DELETE FROM {rows.table} WHERE {rows.key(by_user)}"
+    return sql + f" AND {rows('updated_at')} < %s" if written_before else sql
 
 
 @functools.cache
 def exists_statement(model: type[Model], using: str, by_user: bool) -> str:
     """SELECT a row when the key (of one user, with `by_user`) has any. Parameters: the key."""
-    connection = connections[using]
-    where = _key_condition(connection, model, by_user)
-    return f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where} LIMIT 1"
+    rows = _Names(model, using)
+    return f"SELECT 1 FROM {rows.table} WHERE {rows.key(by_user)} LIMIT 1"
 
 
 @functools.cache
 def lock_rows_statement(model: type[Model], using: str, key_names: tuple[str, ...]) -> str:
     """SELECT and lock the rows of these primary keys that belong to the app: primary key, updated_at, then
     `key_names`. Parameters: the client id, the list of primary keys. PostgreSQL only (the native path)."""
-    connection = connections[using]
-    quote, opts = connection.ops.quote_name, model._meta
-    names = ["updated_at", *key_names]
-    columns = [quote(_column(opts.pk)), *(quote(_column(opts.get_field(name))) for name in names)]
-    return (
-        f"SELECT {', '.join(columns)} FROM {quote(opts.db_table)} "
-        f"WHERE {quote(_column(opts.get_field('client_id')))} = %s AND {columns[0]} = ANY(%s) FOR UPDATE"
-    )
+    rows = _Names(model, using)
+    columns = ", ".join([rows.pk, *map(rows, ("updated_at", *key_names))])
+    where = f"{rows('client_id')} = %s AND {rows.pk} = ANY(%s)"
+    return f"SELECT {columns} FROM {rows.table} WHERE {where} FOR UPDATE"
 
 
 @functools.cache
 def delete_rows_statement(model: type[Model], using: str) -> str:
     """DELETE the rows of these primary keys. Parameters: the list of primary keys. PostgreSQL only."""
-    connection = connections[using]
-    quote, opts = connection.ops.quote_name, model._meta
-    return f"DELETE FROM {quote(opts.db_table)} WHERE {quote(_column(opts.pk))} = ANY(%s)"
+    rows = _Names(model, using)
+    return f"DELETE FROM {rows.table} WHERE {rows.pk} = ANY(%s)"
 
 
 # -- the OAuth state store's statements ---------------------------------------------------------------
@@ -257,35 +256,26 @@ def delete_rows_statement(model: type[Model], using: str) -> str:
 def consume_state_statement(model: type[Model], using: str) -> str:
     """DELETE the state of a digest if it is still valid: one statement, whose row count is the answer, so
     of two concurrent consumes the database lets one succeed. Parameters: the digest, the current instant."""
-    connection = connections[using]
-    quote, opts = connection.ops.quote_name, model._meta
-    return (
-        f"DELETE FROM {quote(opts.db_table)} "
-        f"WHERE {quote(_column(opts.get_field('digest')))} = %s "
-        f"AND {quote(_column(opts.get_field('expires_at')))} > %s"
-    )
+    states = _Names(model, using)
+    return f"DELETE FROM {states.table} WHERE {states('digest')} = %s AND {states('expires_at')} > %s"
 
 
 @functools.cache
 def issue_state_statement(model: type[Model], using: str) -> str:
     """INSERT a state. Parameters: the digest, its expiry."""
-    connection = connections[using]
-    quote, opts = connection.ops.quote_name, model._meta
-    columns = ", ".join(quote(_column(opts.get_field(name))) for name in ("digest", "expires_at"))
-    return f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES (%s, %s)"
+    states = _Names(model, using)
+    return f"INSERT INTO {states.table} ({states('digest')}, {states('expires_at')}) VALUES (%s, %s)"
 
 
 @functools.cache
 def purge_states_statement(model: type[Model], using: str) -> str:
     """DELETE a batch of expired states, oldest first, through the expiry index. Parameters: the current
     instant, the batch size. PostgreSQL only (the native path): MariaDB refuses LIMIT in a subquery."""
-    connection = connections[using]
-    quote, opts = connection.ops.quote_name, model._meta
-    table, pk = quote(opts.db_table), quote(_column(opts.pk))
-    expires_at = quote(_column(opts.get_field("expires_at")))
+    states = _Names(model, using)
+    expires_at = states("expires_at")
     return (
-        f"DELETE FROM {table} WHERE {pk} IN "
-        f"(SELECT {pk} FROM {table} WHERE {expires_at} <= %s ORDER BY {expires_at} LIMIT %s)"
+        f"DELETE FROM {states.table} WHERE {states.pk} IN "
+        f"(SELECT {states.pk} FROM {states.table} WHERE {expires_at} <= %s ORDER BY {expires_at} LIMIT %s)"
     )
 
 

@@ -183,7 +183,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
     ) -> None:
         rows = _written_before(self._bots(enterprise_id, team_id), written_before)
-        self._deleted(signals.bot_deleted, rows.delete()[0], enterprise_id=enterprise_id, team_id=team_id)
+        self._deleted(self.bot_model, rows.delete()[0], enterprise_id=enterprise_id, team_id=team_id)
 
     async def async_delete_bot(
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
@@ -210,7 +210,7 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
     ) -> None:
         rows = _written_before(self._installations(enterprise_id, team_id, user_id), written_before)
         self._deleted(
-            signals.installation_deleted,
+            self.installation_model,
             rows.delete()[0],
             enterprise_id=enterprise_id,
             team_id=team_id,
@@ -532,9 +532,9 @@ class DjangoInstallationStore(InstallationStore, AsyncInstallationStore):
             signal = signals.bot_deleted if issubclass(model, SlackBot) else signals.installation_deleted
             effects.send(signal, **_ids(**key))
 
-    def _deleted(self, signal: Signal, count: int, **key: str | None) -> None:
+    def _deleted(self, model: type[models.Model], count: int, **key: str | None) -> None:
+        """The sync path's `_deletion()`: its effects once the current transaction commits."""
         effects = _Effects()
-        model = self.bot_model if signal is signals.bot_deleted else self.installation_model
         self._deletion(effects, count, model, **key)
         self._on_commit(effects)
 

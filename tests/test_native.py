@@ -127,8 +127,13 @@ def test_64_concurrent_finds_share_several_connections_and_never_block_the_loop(
             asyncio.create_task(find(store, installations[i % len(installations)]))
             for i in range(CONCURRENT_FINDS)
         ]
-        await asyncio.sleep(0.3)  # every find is now queued for a connection or waiting on the lock
-        waiting = await asyncio.to_thread(waiting_backends)
+        await asyncio.sleep(0.3)
+        # Until every connection's find waits on the lock (the others queue for a connection), 10 s at most.
+        for _ in range(200):
+            waiting = await asyncio.to_thread(waiting_backends)
+            if waiting >= 4:
+                break
+            await asyncio.sleep(0.05)
         pool = (await native.database(SlackInstallation)).pool
         release.set()
         found = await asyncio.gather(*finds)
