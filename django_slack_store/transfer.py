@@ -47,12 +47,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from django.db import models, router, transaction
-from django.dispatch import Signal
 from slack_sdk.oauth.installation_store import Bot, Installation
 
 from .fields import UTC, InstantField, TokenField
 from .models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot, SlackInstallation, slack_fields
-from .stores import BOT_FIELDS, USER_FIELDS, DjangoInstallationStore
+from .rows import BOT_FIELDS, USER_FIELDS, row_values
+from .stores import DjangoInstallationStore
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -465,13 +465,6 @@ def _model(cls: ItemClass) -> type[SlackInstallation] | type[SlackBot]:
 Progress: TypeAlias = "Callable[[str, collections.Counter[str]], None]"
 
 
-class _QuietStore(DjangoInstallationStore):
-    """The store without its signals: `slack_store_import --no-signals`."""
-
-    def _send_on_commit(self, signal: Signal, **kwargs: Any) -> None:
-        pass
-
-
 def import_from(
     source: Source,
     *,
@@ -493,7 +486,7 @@ class _Importer:
         self, source: Source, batch_size: int, dry_run: bool, send_signals: bool, progress: Progress
     ) -> None:
         self.source, self.batch_size, self.dry_run, self.progress = source, batch_size, dry_run, progress
-        self.store_class = DjangoInstallationStore if send_signals else _QuietStore
+        self.send_signals = send_signals
         self.stores: dict[str, DjangoInstallationStore] = {}
         self.result = ImportResult()
         # For the served-bot rule and the verification, per workspace (client_id, enterprise_id, team_id):
@@ -551,7 +544,7 @@ class _Importer:
         store = self._store(row.client_id, row.origin)
         item = _without_bot(row.item) if isinstance(row.item, Installation) else row.item
         try:
-            return row, store, item, store._row_values(_model(type(row.item)), item)
+            return row, store, item, row_values(_model(type(row.item)), item, store.client_id)
         except (TypeError, ValueError) as error:
             raise SourceError(f"{row.origin}: {error}") from None
 
@@ -559,7 +552,7 @@ class _Importer:
         """The store of `client_id`; `origin` names the row that needs it, if it cannot be made."""
         if client_id not in self.stores:
             try:
-                self.stores[client_id] = self.store_class(client_id=client_id)
+                self.stores[client_id] = DjangoInstallationStore(client_id, send_signals=self.send_signals)
             except (TypeError, ValueError) as error:
                 raise SourceError(f"{origin}: {error}") from None
         return self.stores[client_id]

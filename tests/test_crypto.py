@@ -6,7 +6,7 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import OperationalError, connection, models, transaction
 from django.views.debug import ExceptionReporter
 
-from django_slack_store import crypto, native, statements, stores
+from django_slack_store import crypto, native, rows, statements
 from django_slack_store.crypto import PREFIX, TokenDecryptionError, derive_key
 from django_slack_store.fields import UndecryptableToken
 from django_slack_store.models import SlackBot, SlackInstallation
@@ -300,7 +300,7 @@ def test_error_reports_hide_the_tokens_of_a_failing_find(api, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("slack_sdk changed")
 
-    monkeypatch.setattr(stores, "Installation", broken)
+    monkeypatch.setattr(rows, "Installation", broken)
     with pytest.raises(RuntimeError) as raised:
         find(api, installation)
     report = frame_variables(raised)

@@ -23,7 +23,8 @@ from slack_sdk.oauth.installation_store import FileInstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from django_slack_store.models import SlackBot, SlackInstallation
-from django_slack_store.stores import BOT_FIELDS, DjangoInstallationStore
+from django_slack_store.rows import BOT_FIELDS
+from django_slack_store.stores import DjangoInstallationStore
 from tests.factories import BASE_TIME, InstallationFactory, rotated
 from tests.store_api import CLIENT_ID
 

@@ -9,7 +9,7 @@ from django.db import connection
 
 from django_slack_store import statements
 from django_slack_store.models import SlackBot, SlackInstallation
-from django_slack_store.stores import BOT_FIELDS
+from django_slack_store.rows import BOT_FIELDS
 from tests.factories import BASE_TIME
 from tests.store_api import CLIENT_ID
 

@@ -5,7 +5,8 @@ import pytest
 from django.db import OperationalError, connection
 
 from django_slack_store.models import SlackBot, SlackInstallation
-from django_slack_store.stores import BOT_FIELDS, DjangoInstallationStore
+from django_slack_store.rows import BOT_FIELDS
+from django_slack_store.stores import DjangoInstallationStore
 from tests.factories import BASE_TIME, BotFactory, InstallationFactory, rotated
 
 
@@ -321,45 +322,48 @@ def _bad_installations():
         return installation
 
     return [
-        ("team_id", with_(team_id=None)),
-        ("enterprise_id", with_(is_enterprise_install=True, enterprise_id=None)),
-        ("team_id", with_(team_id="T" * 33)),
-        ("enterprise_id", with_(enterprise_id=12345)),
-        ("user_id", with_(user_id=["U1"])),
-        ("team_id", with_(team_id="T0GÖÖD")),
-        ("team_name", with_(team_name="n" * 256)),
-        ("bot_token", with_(bot_token="xoxb-" + "x" * 5000)),
-        ("user_token", with_(user_token=b"xoxp-bytes")),
-        ("bot_scopes", with_(bot_scopes=[1, 2])),
-        ("bot_token_expires_at", with_(bot_token_expires_at=1.5)),
-        ("user_token_expires_at", with_(user_token_expires_at=True)),
-        ("bot_token_expires_at", with_(bot_token_expires_at=2**63)),
-        ("installed_at", with_(installed_at=float("nan"))),
-        ("installed_at", with_(installed_at=-1.0)),
-        ("installed_at", with_(installed_at="2024-01-01")),
-        ("is_enterprise_install", with_(is_enterprise_install="yes")),
-        ("team_name", with_(team_name="bad\x00name")),
-        ("custom_values", with_(custom_values={"when": {1, 2}})),
-        ("custom_values", with_(custom_values={1: "int keys come back as str"})),
-        ("custom_values", with_(custom_values={"t": (1, 2)})),
-        ("custom_values", with_(custom_values={"x": float("inf")})),
-        ("custom_values", with_(custom_values={"s": "nul\x00"})),
-        ("custom_values", with_(custom_values=["not", "a", "dict"])),
+        ("team_id", with_(team_id=None), ValueError),
+        ("enterprise_id", with_(is_enterprise_install=True, enterprise_id=None), ValueError),
+        ("team_id", with_(team_id="T" * 33), ValueError),
+        ("enterprise_id", with_(enterprise_id=12345), TypeError),
+        ("user_id", with_(user_id=["U1"]), TypeError),
+        ("team_id", with_(team_id="T0GÖÖD"), ValueError),
+        ("team_name", with_(team_name="n" * 256), ValueError),
+        ("bot_token", with_(bot_token="xoxb-" + "x" * 5000), ValueError),
+        ("user_token", with_(user_token=b"xoxp-bytes"), TypeError),
+        ("bot_scopes", with_(bot_scopes=[1, 2]), TypeError),
+        ("bot_token_expires_at", with_(bot_token_expires_at=1.5), TypeError),
+        ("user_token_expires_at", with_(user_token_expires_at=True), TypeError),
+        ("bot_token_expires_at", with_(bot_token_expires_at=2**63), ValueError),
+        ("installed_at", with_(installed_at=float("nan")), ValueError),
+        ("installed_at", with_(installed_at=-1.0), ValueError),
+        ("installed_at", with_(installed_at="2024-01-01"), TypeError),
+        ("is_enterprise_install", with_(is_enterprise_install="yes"), TypeError),
+        ("team_name", with_(team_name="bad\x00name"), ValueError),
+        ("custom_values", with_(custom_values={"when": {1, 2}}), ValueError),
+        ("custom_values", with_(custom_values={1: "int keys come back as str"}), ValueError),
+        ("custom_values", with_(custom_values={"t": (1, 2)}), ValueError),
+        ("custom_values", with_(custom_values={"x": float("inf")}), ValueError),
+        ("custom_values", with_(custom_values={"s": "nul\x00"}), ValueError),
+        ("custom_values", with_(custom_values=["not", "a", "dict"]), TypeError),
     ]
 
 
 @pytest.mark.parametrize(
-    ("field", "installation"), _bad_installations(), ids=lambda v: v if isinstance(v, str) else ""
+    ("field", "installation", "error"),
+    _bad_installations(),
+    ids=lambda v: v if isinstance(v, str) else "",
 )
-def test_bad_input_raises_naming_the_field_and_writes_nothing(api, field, installation):
+def test_bad_input_raises_naming_the_field_and_writes_nothing(api, field, installation, error):
+    """docs/store.md: a value of the wrong type is a TypeError, a value no column holds a ValueError."""
     good = InstallationFactory(team_id="T0GOOD", user_id="U0GOOD", installed_at=BASE_TIME)
     api.save(good)
     before = vars(find(api, good))
 
-    with pytest.raises((TypeError, ValueError)) as raised:
+    with pytest.raises(error) as raised:
         api.save(installation)
 
-    assert field in str(raised.value)
+    assert type(raised.value) is error and field in str(raised.value)
     assert "xox" not in str(raised.value)  # never a token in an error message
     assert (SlackInstallation.objects.count(), SlackBot.objects.count()) == (1, 1)
     assert vars(find(api, good)) == before
@@ -375,16 +379,24 @@ def test_not_an_installation_or_bot_is_a_type_error(api):
 
 
 def test_lookups_reject_non_string_ids(api):
-    with pytest.raises(ValueError, match="team_id"):
+    with pytest.raises(TypeError, match="team_id"):
         api.find_installation(enterprise_id=None, team_id=123)
-    with pytest.raises(ValueError, match="user_id"):
+    with pytest.raises(TypeError, match="user_id"):
         api.delete_installation(enterprise_id=None, team_id="T1", user_id=object())
 
 
-@pytest.mark.parametrize("client_id", ["", None, "x" * 65, "bad id"])
-def test_the_client_id_is_checked(client_id):
-    with pytest.raises(ValueError, match="client_id"):
+@pytest.mark.parametrize(
+    ("client_id", "error"),
+    [("", ValueError), (None, ValueError), ("x" * 65, ValueError), ("bad id", ValueError), (123, TypeError)],
+)
+def test_the_client_id_is_checked(client_id, error):
+    with pytest.raises(error, match="client_id"):
         DjangoInstallationStore(client_id=client_id)
+
+
+def test_send_signals_must_be_a_bool():
+    with pytest.raises(TypeError, match="send_signals"):
+        DjangoInstallationStore("C1", send_signals="no")
 
 
 def test_database_errors_propagate(api):
