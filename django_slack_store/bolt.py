@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from .stores import DjangoInstallationStore
 
+__all__ = ["enable_lifecycle_listeners"]
+
 if TYPE_CHECKING:  # slack_bolt is not a dependency: only apps that use Bolt call this module
     from slack_bolt import App, BoltContext
     from slack_bolt.async_app import AsyncApp, AsyncBoltContext

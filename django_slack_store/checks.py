@@ -9,6 +9,7 @@ from django.core import checks
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
+from .arguments import is_history_keep, is_int
 from .conf import DEFAULTS, store_settings
 from .crypto import is_valid_key
 
@@ -37,7 +38,7 @@ def check_history_keep(
 ) -> list[checks.CheckMessage]:
     user_settings = store_settings.user_settings()
     keep = user_settings.get("HISTORY_KEEP") if isinstance(user_settings, dict) else None
-    if keep is None or _is_int_at_least(keep, 0):
+    if is_history_keep(keep):
         return []
     return [
         checks.Error(
@@ -156,16 +157,12 @@ def check_async(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -
     )
 
 
-def _is_int_at_least(value: object, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
 def _int_setting(
     user_settings: dict[str, Any], name: str, minimum: int, unit: str, check_id: str, hint: str | None = None
 ) -> list[checks.CheckMessage]:
     """An error when the setting `name`, if given, is not an int of at least `minimum`."""
     value = user_settings.get(name, minimum)
-    if _is_int_at_least(value, minimum):
+    if is_int(value) and value >= minimum:
         return []
     message = f"DJANGO_SLACK_STORE[{name!r}] must be an int >= {minimum} ({unit}), not {value!r}."
     return [checks.Error(message, hint=hint, id=check_id)]

@@ -39,6 +39,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from .conf import store_settings
 
+__all__ = ["TokenDecryptionError"]
+
 if TYPE_CHECKING:
     from django.db.models import Model
 

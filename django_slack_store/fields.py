@@ -15,6 +15,8 @@ from django.views.decorators.debug import sensitive_variables
 from . import crypto
 from ._typing import Subscriptable
 
+__all__ = ["InstantField", "SlackIdField", "TokenField"]
+
 UTC = datetime.timezone.utc
 
 # django-stubs' fields are generic in the types they take and give (the plugin works those out for each

@@ -15,9 +15,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import models, router, transaction
 from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
 
 from . import crypto
+from .arguments import check_int
 from .fields import UTC, InstantField, SlackIdField, TokenField
+
+__all__ = [
+    "SlackBot",
+    "SlackBotQuerySet",
+    "SlackInstallation",
+    "SlackInstallationQuerySet",
+    "SlackOAuthState",
+]
 
 _Record = TypeVar("_Record", bound="SlackRecord")
 _QuerySet = TypeVar("_QuerySet", bound="SlackRecordQuerySet[Any]")
@@ -63,10 +73,8 @@ class SlackRecordQuerySet(models.QuerySet[_Record]):
         (with `dry_run`, would delete: nothing is written). Each batch re-checks its rows under lock, so a
         concurrent save that makes an old bot the served one (a token rotation) keeps it.
         """
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
-            raise ValueError(f"keep must be an int >= 0, not {keep!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, not {batch_size!r}")
+        check_int("keep", keep, 0)
+        check_int("batch_size", batch_size, 1)
         db = self._db or router.db_for_write(self.model)
         prunable = (
             self.using(db).filter(self._history_beyond(keep)).order_by("pk").values_list("pk", flat=True)
@@ -179,17 +187,25 @@ class SlackRecord(models.Model):
     """What installations and bots share: whose app, where, when."""
 
     client_id = SlackIdField(
-        max_length=64, help_text="The Slack app's OAuth client id; every query is scoped by it."
+        _("client id"),
+        max_length=64,
+        help_text=_("The Slack app's OAuth client id; every query is scoped by it."),
     )
-    app_id = SlackIdField(max_length=32, null=True, blank=True)
-    enterprise_id = SlackIdField(max_length=32, blank=True, default=NO_ID, help_text="Empty: not in an org.")
-    enterprise_name = models.CharField(max_length=255, null=True, blank=True)
-    team_id = SlackIdField(max_length=32, blank=True, default=NO_ID, help_text="Empty: an org-wide install.")
-    team_name = models.CharField(max_length=255, null=True, blank=True)
-    is_enterprise_install = models.BooleanField("org-wide", default=False)
-    installed_at = InstantField()
-    custom_values = models.JSONField(default=dict, blank=True)
-    updated_at = InstantField(help_text="When the store last wrote this row (a token rotation updates it).")
+    app_id = SlackIdField(_("app id"), max_length=32, null=True, blank=True)
+    enterprise_id = SlackIdField(
+        _("enterprise id"), max_length=32, blank=True, default=NO_ID, help_text=_("Empty: not in an org.")
+    )
+    enterprise_name = models.CharField(_("enterprise name"), max_length=255, null=True, blank=True)
+    team_id = SlackIdField(
+        _("team id"), max_length=32, blank=True, default=NO_ID, help_text=_("Empty: an org-wide install.")
+    )
+    team_name = models.CharField(_("team name"), max_length=255, null=True, blank=True)
+    is_enterprise_install = models.BooleanField(_("org-wide"), default=False)
+    installed_at = InstantField(_("installed at"))
+    custom_values = models.JSONField(_("custom values"), default=dict, blank=True)
+    updated_at = InstantField(
+        _("updated at"), help_text=_("When the store last wrote this row (a token rotation updates it).")
+    )
 
     class Meta:
         abstract = True
@@ -203,22 +219,31 @@ class SlackRecord(models.Model):
 class SlackInstallation(SlackRecord):
     """One installation by one user, with the user token; the bot's credentials live in SlackBot."""
 
-    enterprise_url = models.TextField(null=True, blank=True)
-    user_id = SlackIdField(max_length=32, blank=True, default=NO_ID)
-    user_token = TokenField(null=True, blank=True)
-    user_refresh_token = TokenField(null=True, blank=True)
-    user_scopes = models.JSONField(default=list, blank=True)
-    user_token_expires_at = models.BigIntegerField(null=True, blank=True, help_text="Unix time, seconds.")
-    incoming_webhook_url = models.TextField(null=True, blank=True)
-    incoming_webhook_channel = models.CharField(max_length=255, null=True, blank=True)
-    incoming_webhook_channel_id = SlackIdField(max_length=32, null=True, blank=True)
-    incoming_webhook_configuration_url = models.TextField(null=True, blank=True)
-    token_type = models.CharField(max_length=32, null=True, blank=True)
+    enterprise_url = models.TextField(_("enterprise url"), null=True, blank=True)
+    user_id = SlackIdField(_("user id"), max_length=32, blank=True, default=NO_ID)
+    user_token = TokenField(_("user token"), null=True, blank=True)
+    user_refresh_token = TokenField(_("user refresh token"), null=True, blank=True)
+    user_scopes = models.JSONField(_("user scopes"), default=list, blank=True)
+    user_token_expires_at = models.BigIntegerField(
+        _("user token expires at"), null=True, blank=True, help_text=_("Unix time, seconds.")
+    )
+    incoming_webhook_url = models.TextField(_("incoming webhook url"), null=True, blank=True)
+    incoming_webhook_channel = models.CharField(
+        _("incoming webhook channel"), max_length=255, null=True, blank=True
+    )
+    incoming_webhook_channel_id = SlackIdField(
+        _("incoming webhook channel id"), max_length=32, null=True, blank=True
+    )
+    incoming_webhook_configuration_url = models.TextField(
+        _("incoming webhook configuration url"), null=True, blank=True
+    )
+    token_type = models.CharField(_("token type"), max_length=32, null=True, blank=True)
 
     objects = SlackInstallationQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "Slack installation"
+        verbose_name = _("Slack installation")
+        verbose_name_plural = _("Slack installations")
         # The admin's "Revoke" action (auth.revoke at Slack, then delete): not implied by "delete".
         permissions = [("revoke_slackinstallation", "Can revoke Slack installation")]
         constraints = [
@@ -239,17 +264,20 @@ class SlackInstallation(SlackRecord):
 class SlackBot(SlackRecord):
     """A bot user's credentials for one installation of a workspace or org."""
 
-    bot_token = TokenField()
-    bot_id = SlackIdField(max_length=32, null=True, blank=True)
-    bot_user_id = SlackIdField(max_length=32, null=True, blank=True)
-    bot_scopes = models.JSONField(default=list, blank=True)
-    bot_refresh_token = TokenField(null=True, blank=True)
-    bot_token_expires_at = models.BigIntegerField(null=True, blank=True, help_text="Unix time, seconds.")
+    bot_token = TokenField(_("bot token"))
+    bot_id = SlackIdField(_("bot id"), max_length=32, null=True, blank=True)
+    bot_user_id = SlackIdField(_("bot user id"), max_length=32, null=True, blank=True)
+    bot_scopes = models.JSONField(_("bot scopes"), default=list, blank=True)
+    bot_refresh_token = TokenField(_("bot refresh token"), null=True, blank=True)
+    bot_token_expires_at = models.BigIntegerField(
+        _("bot token expires at"), null=True, blank=True, help_text=_("Unix time, seconds.")
+    )
 
     objects = SlackBotQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "Slack bot"
+        verbose_name = _("Slack bot")
+        verbose_name_plural = _("Slack bots")
         permissions = [("revoke_slackbot", "Can revoke Slack bot")]
         constraints = [
             models.UniqueConstraint(fields=BOT_IDENTITY, name="dss_bot_identity"),
@@ -271,7 +299,7 @@ class SlackOAuthStateManager(models.Manager["SlackOAuthState"]):
         """Delete states expired at `now` (at most `limit` of them, oldest first); returns how many.
 
         With a limit it is two short statements served by the expiry index: select the ids, delete them.
-        (One `DELETE ... LIMIT` is not portable: MySQL and MariaDB refuse LIMIT in a subquery, SQLite
+        (One `DELETE ... LIMIT` is not portable: MySQL and MariaDB refuse LIMIT in an IN subquery, SQLite
         usually lacks `DELETE ... LIMIT`.)
         """
         db = self._db or router.db_for_write(self.model)
@@ -292,13 +320,18 @@ class SlackOAuthState(models.Model):
     finish someone else's install with it. The state is 256 random bits, so an unkeyed hash is enough.
     """
 
-    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the state, in hex.")
-    expires_at = InstantField(help_text="The state is valid strictly before this instant.")
+    digest = models.CharField(
+        _("digest"), max_length=64, unique=True, help_text=_("SHA-256 of the state, in hex.")
+    )
+    expires_at = InstantField(
+        _("expires at"), help_text=_("The state is valid strictly before this instant.")
+    )
 
     objects = SlackOAuthStateManager()
 
     class Meta:
-        verbose_name = "Slack OAuth state"
+        verbose_name = _("Slack OAuth state")
+        verbose_name_plural = _("Slack OAuth states")
         indexes = [
             # The purge: the oldest expired states first.
             models.Index(fields=["expires_at"], name="dss_oauth_state_expiry"),

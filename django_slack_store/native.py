@@ -49,7 +49,7 @@ from .conf import store_settings
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
-__all__ = ["Database", "Transaction", "close_pools", "database", "prepares", "sync_cursor"]
+__all__ = ["close_pools"]
 
 
 def prepares(settings_dict: dict[str, Any]) -> bool | None:

@@ -35,8 +35,11 @@ from slack_sdk.oauth.state_store import OAuthStateStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from . import native, statements
+from .arguments import check_int
 from .fields import UTC
 from .models import SlackOAuthState
+
+__all__ = ["DjangoOAuthStateStore"]
 
 STATE_BYTES = 32
 # What token_urlsafe(STATE_BYTES) returns: 43 characters of URL-safe base64. Nothing else is a state of
@@ -59,11 +62,9 @@ class DjangoOAuthStateStore(OAuthStateStore, AsyncOAuthStateStore):
     clock = staticmethod(time.time)
 
     def __init__(self, expiration_seconds: int, *, logger: logging.Logger | None = None):
-        if isinstance(expiration_seconds, bool) or not isinstance(expiration_seconds, int):
-            raise TypeError(f"expiration_seconds must be an int, not {type(expiration_seconds).__name__}")
-        if not 0 < expiration_seconds <= MAX_EXPIRATION_SECONDS:
-            raise ValueError(f"expiration_seconds must be between 1 and {MAX_EXPIRATION_SECONDS}")
-        self.expiration_seconds = expiration_seconds
+        self.expiration_seconds = check_int(
+            "expiration_seconds", expiration_seconds, 1, MAX_EXPIRATION_SECONDS
+        )
         self._logger = logger
 
     @property

@@ -8,6 +8,15 @@ objects, and so tokens, for receivers that need them; the deletion and revocatio
 
 from django.dispatch import Signal
 
+__all__ = [
+    "app_uninstalled",
+    "bot_deleted",
+    "bot_saved",
+    "installation_deleted",
+    "installation_saved",
+    "tokens_revoked",
+]
+
 # An installation was saved (a new install or a token rotation).
 # kwargs: installation (the slack_sdk Installation given to save()), client_id.
 installation_saved = Signal()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple, TypeAlias, cast
+from typing import Any, NamedTuple, cast
 
 from django.core.signals import setting_changed
 from django.db import connections
@@ -37,8 +37,13 @@ from .models import SlackBot, SlackInstallation, slack_fields
 
 KEY_COLUMNS = ("client_id", "enterprise_id", "team_id")
 
-# (column index, the converter functions Django applies to it, the column expression they are given)
-Converters: TypeAlias = "tuple[int, tuple[Callable[..., Any], ...], Col]"
+
+class Converters(NamedTuple):
+    """How Django turns one column of a result row into its Python value."""
+
+    position: int  # the column's position in the row
+    functions: tuple[Callable[..., Any], ...]  # the backend's converters, then the field's from_db_value
+    expression: Col  # the column expression they are given
 
 
 class Statement(NamedTuple):
@@ -92,7 +97,7 @@ def _columns(
         column = field.get_col(alias)
         functions = (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
         if functions:
-            converters.append((len(names) - 1, functions, column))
+            converters.append(Converters(len(names) - 1, functions, column))
     return sql, names, converters
 
 
@@ -158,7 +163,7 @@ def installation_statement(
     bot_fields = [bot_opts.pk, *(_field(bot_opts, name) for name in bot_fields_served)]
     bot_columns, bot_names, bot_converters = _columns(connection, "b", bot_fields, "bot.")
     offset = len(names)
-    converters += [(index + offset, functions, column) for index, functions, column in bot_converters]
+    converters += [converter._replace(position=converter.position + offset) for converter in bot_converters]
     installation, bot = _Names(installation_model, using, "i"), _Names(bot_model, using, "b")
     # A user's installed_at is unique (the identity constraint, whose index then serves the find); a
     # workspace's installs need the id as tie-break, which their index (dss_installation_latest) has.
@@ -270,7 +275,7 @@ def issue_state_statement(model: type[Model], using: str) -> str:
 @functools.cache
 def purge_states_statement(model: type[Model], using: str) -> str:
     """DELETE a batch of expired states, oldest first, through the expiry index. Parameters: the current
-    instant, the batch size. PostgreSQL only (the native path): MariaDB refuses LIMIT in a subquery."""
+    instant, the batch size. PostgreSQL only (the native path): MariaDB refuses LIMIT in an IN subquery."""
     states = _Names(model, using)
     expires_at = states("expires_at")
     return (

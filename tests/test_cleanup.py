@@ -117,9 +117,18 @@ def test_pruning_sends_no_signal(api, received, django_capture_on_commit_callbac
     assert received == []
 
 
-@pytest.mark.parametrize(("keep", "batch_size"), [(-1, 10), (1.5, 10), (True, 10), (1, 0)])
-def test_bad_arguments_are_value_errors(db, keep, batch_size):
-    with pytest.raises(ValueError, match="keep|batch_size"):
+@pytest.mark.parametrize(
+    ("keep", "batch_size", "error"),
+    [
+        (-1, 10, ValueError),
+        (1.5, 10, TypeError),
+        (True, 10, TypeError),
+        (1, 0, ValueError),
+        (1, "9", TypeError),
+    ],
+)
+def test_bad_arguments_are_type_or_value_errors(db, keep, batch_size, error):
+    with pytest.raises(error, match="keep|batch_size"):
         list(SlackInstallation.objects.prune_history(keep, batch_size=batch_size))
 
 

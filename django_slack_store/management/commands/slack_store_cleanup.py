@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from django.core.management.base import BaseCommand, CommandError
 from django.db import router, transaction
 
+from ...arguments import is_history_keep
 from ...conf import store_settings
 from ...fields import UTC
 from ...models import SlackBot, SlackInstallation, SlackOAuthState
@@ -56,7 +57,7 @@ class Command(BaseCommand):
     ) -> None:
         if keep is None:
             keep = store_settings.HISTORY_KEEP
-            if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
+            if not is_history_keep(keep):
                 raise CommandError(
                     f"DJANGO_SLACK_STORE['HISTORY_KEEP'] must be None or an int >= 0, not {keep!r}."
                 )
@@ -108,7 +109,7 @@ def _keep(value: str) -> int | Literal["all"]:
     try:
         keep = int(value)
     except ValueError:
-        keep = -1
-    if keep < 0:
+        keep = None
+    if keep is None or not is_history_keep(keep):
         raise ArgumentTypeError(f"must be an int >= 0 or 'all', not {value!r}")
     return keep
