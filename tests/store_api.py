@@ -66,7 +66,11 @@ class StoreAPI:
             pytest.skip("a caller holding a transaction calls through async_to_sync: the async mode")
 
     def with_client_id(self, client_id: str) -> "StoreAPI":
-        return StoreAPI(DjangoInstallationStore(client_id=client_id), self.mode, self.loop)
+        return self.with_store(DjangoInstallationStore(client_id=client_id))
+
+    def with_store(self, store: DjangoInstallationStore) -> "StoreAPI":
+        """Another store, called in the same mode (and on the same event loop)."""
+        return StoreAPI(store, self.mode, self.loop)
 
     def close(self) -> None:
         if self.loop is not None and self._owns_loop and not self.loop.is_closed():

@@ -131,13 +131,14 @@ WRITES = {
 }
 
 
+@pytest.mark.parametrize("send_signals", [True, False], ids=["", "without signals"])
 @pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
-def test_every_write_is_seen_by_the_next_find(api, write, settings):
+def test_every_write_is_seen_by_the_next_find(api, write, send_signals, settings):
     installation = InstallationFactory()
     api.save(installation)
     every_find(api, installation)  # cached now
 
-    write(api, installation)
+    write(api.with_store(DjangoInstallationStore(CLIENT_ID, send_signals=send_signals)), installation)
     after = as_dicts(every_find(api, installation))
 
     settings.DJANGO_SLACK_STORE = {}  # the database's answer, without the cache

@@ -9,7 +9,8 @@ import pytest
 from django.db import transaction
 
 from django_slack_store import signals
-from django_slack_store.models import SlackInstallation
+from django_slack_store.models import SlackBot, SlackInstallation
+from django_slack_store.stores import DjangoInstallationStore
 from tests.factories import BotFactory, InstallationFactory
 from tests.store_api import CLIENT_ID
 
@@ -53,6 +54,31 @@ def test_deletes_send_ids_only(api, received):
     received.clear()
     api.delete_all(enterprise_id="E0ORG", team_id="T0DEL")
     assert received == [("bot_deleted", key), ("installation_deleted", key | {"user_id": None})]
+
+
+def test_a_store_made_with_send_signals_false_sends_none(api, received):
+    """docs/store.md: `send_signals=False` silences every write; the writes themselves are the same."""
+    quiet = api.with_store(DjangoInstallationStore(CLIENT_ID, send_signals=False))
+    alice = InstallationFactory(team_id="T0QUIET", user_id="U0ALICE")
+    quiet.save(alice)
+    quiet.save_bot(alice.to_bot())
+    assert SlackInstallation.objects.filter(team_id="T0QUIET").count() == 1
+    quiet.handle_tokens_revoked(enterprise_id=None, team_id="T0QUIET", user_ids=["U0ALICE"])
+    quiet.save(alice)
+    quiet.delete_bot_rows(SlackBot.objects.filter(team_id="T0QUIET"))
+    quiet.handle_app_uninstalled(enterprise_id=None, team_id="T0QUIET")
+    assert not SlackInstallation.objects.filter(team_id="T0QUIET").exists()
+    assert received == []
+
+    api.save(alice)  # the same writes through the default store are heard
+    api.handle_app_uninstalled(enterprise_id=None, team_id="T0QUIET")
+    assert received.names() == [
+        "installation_saved",
+        "bot_saved",
+        "bot_deleted",
+        "installation_deleted",
+        "app_uninstalled",
+    ]
 
 
 def test_deleting_nothing_sends_nothing(api, received):
