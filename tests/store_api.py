@@ -3,6 +3,7 @@ native async path too (docs/performance.md#async)."""
 
 import asyncio
 import contextlib
+import functools
 import os
 
 import pytest
@@ -93,14 +94,18 @@ def store_api(request, store):
 def refuse_thread_hops(monkeypatch):
     """Make the stores' thread hop (the fallback of the native path) fail the test; calls in threads of
     the loop's default executor (a network cache client) stay allowed."""
-    from django_slack_store import oauth_state, stores
+    from django_slack_store import oauth_state
+    from django_slack_store.installation_store import base, deletes, finds, lifecycle, saves
 
     def hop(func, *, thread_sensitive=True, **kwargs):
-        documented = func.__name__ in THREAD_HOPS
-        assert documented or not thread_sensitive, f"the native path fell back to the thread hop for {func}"
+        name = func.func.__name__ if isinstance(func, functools.partial) else func.__name__
+        assert name in THREAD_HOPS or not thread_sensitive, (
+            f"the native path fell back to the thread hop for {func}"
+        )
         return sync_to_async(func, thread_sensitive=thread_sensitive, **kwargs)
 
-    for module in (stores, oauth_state):
+    for module in (base, deletes, finds, lifecycle, saves, oauth_state):
+        assert module.sync_to_async is sync_to_async
         monkeypatch.setattr(module, "sync_to_async", hop)
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import collections
 import datetime
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
@@ -34,6 +35,7 @@ from .base import Effects, StoreBase
 INSTALLATION_KEY = ("enterprise_id", "team_id", "user_id")
 BOT_KEY = ("enterprise_id", "team_id")
 
+_T = TypeVar("_T")
 _Row = TypeVar("_Row", SlackInstallation, SlackBot)
 _QuerySet = TypeVar("_QuerySet", bound="models.QuerySet[Any]")
 
@@ -48,17 +50,15 @@ class Deletes(StoreBase):
     async def async_delete_bot(
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
     ) -> None:
-        database = await self._native_deletes()
-        if database is None:
-            return await sync_to_async(self.delete_bot)(
-                enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
-            )
-        effects = Effects()
-        async with database.connection() as tx:
-            await self._async_delete(
+        await self._native_delete(
+            functools.partial(
+                self.delete_bot, enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
+            ),
+            lambda tx, effects: self._async_delete(
                 tx, effects, self.bot_model, enterprise_id, team_id, None, written_before
-            )
-        await self._committed(database, effects)
+            ),
+            atomic=False,  # one statement
+        )
 
     def delete_installation(
         self,
@@ -85,15 +85,19 @@ class Deletes(StoreBase):
         user_id: str | None = None,
         written_before: float | None = None,
     ) -> None:
-        database = await self._native_deletes()
-        if database is None:
-            return await sync_to_async(self.delete_installation)(
-                enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, written_before=written_before
-            )
-        effects, model = Effects(), self.installation_model
-        async with database.connection() as tx:
-            await self._async_delete(tx, effects, model, enterprise_id, team_id, user_id, written_before)
-        await self._committed(database, effects)
+        await self._native_delete(
+            functools.partial(
+                self.delete_installation,
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                user_id=user_id,
+                written_before=written_before,
+            ),
+            lambda tx, effects: self._async_delete(
+                tx, effects, self.installation_model, enterprise_id, team_id, user_id, written_before
+            ),
+            atomic=False,  # one statement
+        )
 
     def delete_all(
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
@@ -107,15 +111,12 @@ class Deletes(StoreBase):
     async def async_delete_all(
         self, *, enterprise_id: str | None, team_id: str | None, written_before: float | None = None
     ) -> None:
-        database = await self._native_deletes()
-        if database is None:
-            return await sync_to_async(self.delete_all)(
-                enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
-            )
-        effects = Effects()
-        async with database.transaction() as tx:
-            await self._async_delete_all(tx, effects, enterprise_id, team_id, written_before)
-        await self._committed(database, effects)
+        await self._native_delete(
+            functools.partial(
+                self.delete_all, enterprise_id=enterprise_id, team_id=team_id, written_before=written_before
+            ),
+            lambda tx, effects: self._async_delete_all(tx, effects, enterprise_id, team_id, written_before),
+        )
 
     def _deleted(self, model: type[models.Model], count: int, **key: str | None) -> None:
         """The sync path's `_deletion()`: its effects once the current transaction commits."""
@@ -171,6 +172,24 @@ class Deletes(StoreBase):
         sql = statements.exists_statement(model, self._db(), bool(user_id))
         return key is not None and await tx.fetch_one(sql, key) is not None
 
+    async def _native_delete(
+        self,
+        sync: Callable[[], _T],
+        delete: Callable[[native.Transaction, Effects], Awaitable[_T]],
+        *,
+        atomic: bool = True,
+    ) -> _T:
+        """An async delete: `delete(tx, effects)` on the native path, in one transaction unless it is one
+        statement (`atomic=False`), then its effects; or else its sync twin, `sync()`, in a thread."""
+        database = await self._native_deletes()
+        if database is None:
+            return await sync_to_async(sync)()
+        effects = Effects()
+        async with database.transaction() if atomic else database.connection() as tx:
+            result = await delete(tx, effects)
+        await self._committed(database, effects)
+        return result
+
     async def _native_deletes(self) -> native.Database | None:
         """The native path, when Django would delete the rows of both models with one DELETE each."""
         database = await native.database(self.installation_model)
@@ -217,14 +236,10 @@ class Deletes(StoreBase):
     ) -> int:
         if isinstance(rows, models.QuerySet):
             rows = [row async for row in rows]
-        database = await self._native_deletes()
-        if database is None:
-            return await sync_to_async(self._delete_rows)(model, rows, key_names)
         read_at = _read_at(model, rows)
-        if not read_at:
-            return 0
-        effects, using, updated_at = Effects(), database.using, _updated_at(model)
-        async with database.transaction() as tx:
+
+        async def delete(tx: native.Transaction, effects: Effects) -> int:
+            using, updated_at = self._db(), _updated_at(model)
             locked = await tx.fetch_all(
                 statements.lock_rows_statement(model, using, key_names), [self.client_id, list(read_at)]
             )
@@ -233,8 +248,11 @@ class Deletes(StoreBase):
             if unchanged:
                 await tx.execute(statements.delete_rows_statement(model, using), [list(unchanged)])
             self._rows_deleted(effects, model, key_names, unchanged)
-        await self._committed(database, effects)
-        return len(unchanged)
+            return len(unchanged)
+
+        if not read_at:
+            return 0
+        return await self._native_delete(functools.partial(self._delete_rows, model, rows, key_names), delete)
 
     def _rows_deleted(
         self,

@@ -8,13 +8,14 @@ transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from .. import signals
+from .. import native, signals
 from ..conf import store_settings
 from .base import Effects, signal_ids
 from .deletes import Deletes
@@ -38,30 +39,29 @@ class Lifecycle(Deletes):
                 self._bots(enterprise_id, team_id).exists()
                 or self._installations(enterprise_id, team_id).exists()
             ):
-                effects.send(
-                    signals.app_uninstalled, **signal_ids(enterprise_id=enterprise_id, team_id=team_id)
-                )
+                _app_uninstalled(effects, enterprise_id, team_id)
             self._on_commit(effects)
 
     async def async_handle_app_uninstalled(
         self, *, enterprise_id: str | None, team_id: str | None, event_time: float | None = None
     ) -> None:
-        database = await self._native_deletes()
-        if database is None:
-            return await sync_to_async(self.handle_app_uninstalled)(
-                enterprise_id=enterprise_id, team_id=team_id, event_time=event_time
-            )
-        effects = Effects()
-        async with database.transaction() as tx:
+        async def handle(tx: native.Transaction, effects: Effects) -> None:
             await self._async_delete_all(tx, effects, enterprise_id, team_id, event_time)
             if not (
                 await self._async_exists(tx, self.bot_model, enterprise_id, team_id)
                 or await self._async_exists(tx, self.installation_model, enterprise_id, team_id)
             ):
-                effects.send(
-                    signals.app_uninstalled, **signal_ids(enterprise_id=enterprise_id, team_id=team_id)
-                )
-        await self._committed(database, effects)
+                _app_uninstalled(effects, enterprise_id, team_id)
+
+        await self._native_delete(
+            functools.partial(
+                self.handle_app_uninstalled,
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                event_time=event_time,
+            ),
+            handle,
+        )
 
     def handle_tokens_revoked(
         self,
@@ -95,18 +95,9 @@ class Lifecycle(Deletes):
         bot: bool = False,
         event_time: float | None = None,
     ) -> None:
-        database = await self._native_deletes()
-        if database is None:
-            return await sync_to_async(self.handle_tokens_revoked)(
-                enterprise_id=enterprise_id,
-                team_id=team_id,
-                user_ids=user_ids,
-                bot=bot,
-                event_time=event_time,
-            )
-        effects, revoked_user_ids = Effects(), []
-        installations, bots = self.installation_model, self.bot_model
-        async with database.transaction() as tx:
+        async def handle(tx: native.Transaction, effects: Effects) -> None:
+            revoked_user_ids, bot_revoked = [], bot
+            installations, bots = self.installation_model, self.bot_model
             for user_id in user_ids:
                 await self._async_delete(
                     tx, effects, installations, enterprise_id, team_id, user_id, event_time
@@ -115,9 +106,18 @@ class Lifecycle(Deletes):
                     revoked_user_ids.append(user_id)
             if bot:
                 await self._async_delete(tx, effects, bots, enterprise_id, team_id, None, event_time)
-                bot = not await self._async_exists(tx, bots, enterprise_id, team_id)
-        _tokens_revoked(effects, enterprise_id, team_id, revoked_user_ids, bot)
-        await self._committed(database, effects)
+                bot_revoked = not await self._async_exists(tx, bots, enterprise_id, team_id)
+            _tokens_revoked(effects, enterprise_id, team_id, revoked_user_ids, bot_revoked)
+
+        sync = functools.partial(
+            self.handle_tokens_revoked,
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_ids=user_ids,
+            bot=bot,
+            event_time=event_time,
+        )
+        await self._native_delete(sync, handle)
 
     # -- housekeeping (manage.py slack_store_cleanup) ---------------------------------------------------
 
@@ -149,6 +149,10 @@ class Lifecycle(Deletes):
     ) -> PrunedHistory:
         # Batched ORM work for a cron job: in a thread.
         return await sync_to_async(self.prune_history)(keep, batch_size=batch_size, dry_run=dry_run)
+
+
+def _app_uninstalled(effects: Effects, enterprise_id: str | None, team_id: str | None) -> None:
+    effects.send(signals.app_uninstalled, **signal_ids(enterprise_id=enterprise_id, team_id=team_id))
 
 
 def _tokens_revoked(

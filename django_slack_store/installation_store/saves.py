@@ -11,7 +11,8 @@ hide its variables (and, for sync ones, those of everything it calls).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import models, transaction
@@ -22,6 +23,8 @@ from .. import native, signals, statements
 from ..models import BOT_IDENTITY, INSTALLATION_IDENTITY
 from ..rows import USER_FIELDS, row_values
 from .base import Effects, StoreBase, describe, noun
+
+_Item = TypeVar("_Item", Installation, Bot)
 
 
 class Upsert(NamedTuple):
@@ -50,10 +53,7 @@ class Saves(StoreBase):
 
     @sensitive_variables()
     async def async_save(self, installation: Installation) -> None:
-        database = await native.database(self.installation_model)
-        if database is None:
-            return await sync_to_async(self.save)(installation)
-        await self._async_save(database, *self._installation_upserts(installation))
+        await self._async_save(self.save, self._installation_upserts, installation)
 
     @sensitive_variables()
     def save_bot(self, bot: Bot) -> None:
@@ -61,10 +61,7 @@ class Saves(StoreBase):
 
     @sensitive_variables()
     async def async_save_bot(self, bot: Bot) -> None:
-        database = await native.database(self.bot_model)
-        if database is None:
-            return await sync_to_async(self.save_bot)(bot)
-        await self._async_save(database, *self._bot_upserts(bot))
+        await self._async_save(self.save_bot, self._bot_upserts, bot)
 
     @sensitive_variables()
     def _installation_upserts(self, installation: Installation) -> tuple[list[Upsert], Effects]:
@@ -105,10 +102,21 @@ class Saves(StoreBase):
         self.logger.debug("Saved the %s of %s", noun(upserts[0].model), describe(upserts[0].values))
 
     @sensitive_variables()
-    async def _async_save(self, database: native.Database, upserts: list[Upsert], effects: Effects) -> None:
+    async def _async_save(
+        self,
+        save: Callable[[_Item], None],
+        upserts: Callable[[_Item], tuple[list[Upsert], Effects]],
+        item: _Item,
+    ) -> None:
+        """An async save of `item` (`upserts(item)`: its rows) on the native path, or else `save(item)`, its
+        sync twin, in a thread."""
+        database = await native.database(self.installation_model)
+        if database is None:
+            return await sync_to_async(save)(item)
+        rows, effects = upserts(item)
         async with database.transaction() as tx:
-            for upsert in upserts:
+            for upsert in rows:
                 statement = upsert.statement(database.using)
                 await tx.execute(statement.sql, statement.params(upsert.values, database.wrapper))
-        self.logger.debug("Saved the %s of %s", noun(upserts[0].model), describe(upserts[0].values))
+        self.logger.debug("Saved the %s of %s", noun(rows[0].model), describe(rows[0].values))
         await self._committed(database, effects)
