@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import transfer
+from ...transfer.sources import DEFAULT_BOTS_TABLE, DEFAULT_INSTALLATIONS_TABLE
 from .. import options
 
 
@@ -45,12 +46,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--installations-table",
-            help="With --sqlalchemy-url: the installations table "
-            f"(default {transfer.DEFAULT_INSTALLATIONS_TABLE}).",
+            help=f"With --sqlalchemy-url: the installations table (default {DEFAULT_INSTALLATIONS_TABLE}).",
         )
         parser.add_argument(
             "--bots-table",
-            help=f"With --sqlalchemy-url: the bots table (default {transfer.DEFAULT_BOTS_TABLE}).",
+            help=f"With --sqlalchemy-url: the bots table (default {DEFAULT_BOTS_TABLE}).",
         )
         parser.add_argument(
             "--client-id",
@@ -103,8 +103,8 @@ class Command(BaseCommand):
                 options["sqlalchemy_url"],
                 client_id=client_id,
                 zone=zone,
-                installations_table=options["installations_table"] or transfer.DEFAULT_INSTALLATIONS_TABLE,
-                bots_table=options["bots_table"] or transfer.DEFAULT_BOTS_TABLE,
+                installations_table=options["installations_table"] or DEFAULT_INSTALLATIONS_TABLE,
+                bots_table=options["bots_table"] or DEFAULT_BOTS_TABLE,
             )
         if options["sqlite3_path"]:
             return transfer.SQLite3Source(options["sqlite3_path"], client_id=client_id, zone=zone)
