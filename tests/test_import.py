@@ -601,6 +601,23 @@ def test_an_invalid_row_stops_the_import_naming_it(tmp_path, ours):
     source.close()
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"team_id": 12345}, "line 1: team_id must be a str, not int"),  # TypeError
+        ({"team_id": "T0 SPACE"}, "line 1: team_id must be a Slack id"),  # ValueError
+        ({"client_id": 1234.5}, "line 1: client_id must be a str, not float"),  # the store's own check
+    ],
+)
+def test_a_wrong_type_or_value_stops_the_import_naming_the_row(tmp_path, db, values, message):
+    record = {"type": "installation", "client_id": CLIENT_ID, **vars(InstallationFactory()), **values}
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(CommandError, match=message):
+        run_import("--jsonl", str(path))
+    assert SlackInstallation.objects.count() == 0
+
+
 def test_sqlalchemy_is_needed_only_for_its_source(tmp_path, monkeypatch, db):
     monkeypatch.setitem(sys.modules, "sqlalchemy", None)
     with pytest.raises(CommandError, match=r"needs SQLAlchemy: pip install 'django-slack-store\[import\]'"):

@@ -37,7 +37,7 @@ from django.db import models, router, transaction
 from slack_sdk.oauth.installation_store import Bot, Installation
 
 from ..models import BOT_IDENTITY, INSTALLATION_IDENTITY, SlackBot, SlackInstallation, slack_fields
-from ..rows import BOT_FIELDS, USER_FIELDS, row_values
+from ..rows import BOT_FIELDS, USER_FIELDS, bot_from_row, row_values
 from ..stores import DjangoInstallationStore
 from .sources import EXPIRY_FIELDS, Identity, Item, Row, Source, SourceError, model_for
 
@@ -219,7 +219,7 @@ class _Importer:
                     if workspace in newer:
                         bot_row = SlackBot.objects.get(pk=newer[workspace][1])
                         store = self._store(bot_row.client_id, f"bot id {bot_row.pk}")
-                        bot = store.bot_from_row(bot_row)
+                        bot = bot_from_row(bot_row)
                     else:
                         row = self.served[workspace][1]
                         store, bot = self.stores[row.client_id], cast(Bot, row.item)  # a bot row
