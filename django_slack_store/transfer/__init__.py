@@ -8,7 +8,7 @@ slack_sdk's stores and JSON Lines, `importer` writes what they hold through the 
 
 from __future__ import annotations
 
-from .export import export_records, mask_token
+from .export import export_records
 from .importer import ImportResult, import_from
 from .sources import (
     FileSource,
@@ -29,5 +29,4 @@ __all__ = [
     "SourceError",
     "export_records",
     "import_from",
-    "mask_token",
 ]

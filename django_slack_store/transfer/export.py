@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..fields import InstantField, TokenField
+from ..masking import mask_token
 from ..models import NO_ID, SlackBot, SlackInstallation, slack_fields
-from .sources import MASK
 
-__all__ = ["export_records", "mask_token"]
+__all__ = ["export_records"]
 
 
 def export_records(
@@ -18,7 +18,8 @@ def export_records(
 ) -> Iterator[dict[str, Any]]:
     """Every installation row, then every bot row, as JSON-ready dicts that `JSONLinesSource` reads back:
     "type", "client_id", the slack_sdk object's fields (timestamps as Unix time, absent ids None), and
-    "updated_at" (bots are served in that order). Tokens are masked (`xoxb-…abcd`) unless `include_tokens`.
+    "updated_at" (bots are served in that order). Tokens are masked as the admin shows them (`xoxb-…abcd`,
+    masking.py), so that one seen in either can be matched with the other, unless `include_tokens`.
     """
     for kind, model, order in (
         ("installation", SlackInstallation, ("client_id", "enterprise_id", "team_id", "installed_at", "id")),
@@ -39,11 +40,3 @@ def export_records(
                 record[field.name] = value
             record["updated_at"] = row.updated_at.timestamp()
             yield record
-
-
-def mask_token(token: str) -> str:
-    """`xoxb-…abcd`: the kind of token and its last four characters, enough to tell tokens apart."""
-    kind, _, rest = token.partition("-")
-    if not rest or len(token) < 16:
-        return MASK
-    return f"{kind}-{MASK}{token[-4:]}"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from slack_sdk.oauth.installation_store import Bot, Installation
 
 from ..fields import UTC
+from ..masking import is_masked
 from ..models import SlackBot, SlackInstallation, slack_fields
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ ItemClass: TypeAlias = "type[Installation] | type[Bot]"
 Identity: TypeAlias = "tuple[Any, ...]"
 
 TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
-# A masked token is "xoxb-…abcd". No Slack token contains "…", so a masked one is never taken for a token.
-MASK = "…"
 EXPIRY_FIELDS = ("bot_token_expires_at", "user_token_expires_at")
 TIME_FIELDS = ("installed_at", *EXPIRY_FIELDS)
 DEFAULT_INSTALLATIONS_TABLE = "slack_installations"
@@ -363,7 +362,7 @@ class JSONLinesSource(Source):
         if not (record_client_id or client_id):
             raise SourceError(f"{origin}: no client_id (give --client-id to import lines without one)")
         for name in TOKEN_FIELDS:
-            if isinstance(record.get(name), str) and MASK in record[name]:
+            if isinstance(record.get(name), str) and is_masked(record[name]):
                 raise SourceError(
                     f"{origin}: {name} is masked: the export was made without --include-tokens, and a masked "
                     "token is not a token. Nothing was imported; export again with --include-tokens."
