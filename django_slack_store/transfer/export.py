@@ -21,6 +21,8 @@ def export_records(
     "updated_at" (bots are served in that order). Tokens are masked as the admin shows them (`xoxb-…abcd`,
     masking.py), so that one seen in either can be matched with the other, unless `include_tokens`.
     """
+    # Each workspace's rows together, oldest first (the reverse of latest_first() and freshest_first()):
+    # the order an import writes them back in.
     for kind, model, order in (
         ("installation", SlackInstallation, ("client_id", "enterprise_id", "team_id", "installed_at", "id")),
         ("bot", SlackBot, ("client_id", "enterprise_id", "team_id", "updated_at", "id")),

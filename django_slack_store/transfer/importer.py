@@ -238,7 +238,7 @@ class _Importer:
             return {}
         rows = (
             SlackBot.objects.filter(client_id__in={workspace[0] for workspace in workspaces})
-            .order_by("client_id", "enterprise_id", "team_id", "-installed_at", "-id")
+            .latest_first()
             .values_list("client_id", "enterprise_id", "team_id", "installed_at", "pk")
         )
         newer: dict[Workspace, tuple[datetime.datetime, Any]] = {}
@@ -270,12 +270,12 @@ class _Importer:
                 problems.append(f"{len(source) - found} of the source's {len(source)} {kind} are not here")
         latest_here = _first_per_workspace(
             SlackInstallation.objects.filter(client_id__in=client_ids)
-            .order_by("client_id", "enterprise_id", "team_id", "-installed_at", "-id")
+            .latest_first()
             .values_list("client_id", "enterprise_id", "team_id", "installed_at", "user_id")
         )
         served_here = _first_per_workspace(
             SlackBot.objects.filter(client_id__in=client_ids)
-            .order_by("client_id", "enterprise_id", "team_id", "-updated_at", "-id")
+            .freshest_first()
             .values_list("client_id", "enterprise_id", "team_id", "installed_at")
         )
         differ, newer_here = [], 0
@@ -346,7 +346,8 @@ def _merged(stored: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, 
 
 
 def _first_per_workspace(rows: models.QuerySet[Any, tuple[Any, ...]]) -> dict[Workspace, tuple[Any, ...]]:
-    """{(client_id, enterprise_id, team_id): the rest of the first row of each workspace} of ordered rows."""
+    """{(client_id, enterprise_id, team_id): the rest of the first row of each workspace} of ordered rows
+    (in any order of workspaces: each keeps its first)."""
     first: dict[Workspace, tuple[Any, ...]] = {}
     for client_id, enterprise_id, team_id, *rest in rows.iterator(chunk_size=2000):
         first.setdefault((client_id, enterprise_id, team_id), tuple(rest))
