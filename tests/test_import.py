@@ -22,6 +22,7 @@ from django.core.management import CommandError, call_command
 from slack_sdk.oauth.installation_store import FileInstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
+from django_slack_store import transfer
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.rows import BOT_FIELDS
 from django_slack_store.stores import DjangoInstallationStore
@@ -691,6 +692,19 @@ def test_unreadable_sources_are_clear_errors(tmp_path, db, arguments, message):
         run_import(*arguments(tmp_path))
     assert message in str(raised.value)
     assert SlackInstallation.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "error", "message"),
+    [
+        ("10", TypeError, "batch_size must be an int, not str"),
+        (True, TypeError, "batch_size must be an int, not bool"),
+        (0, ValueError, "batch_size must be an int >= 1, not 0"),
+    ],
+)
+def test_import_from_checks_its_batch_size(batch_size, error, message):
+    with pytest.raises(error, match=message):
+        transfer.import_from(transfer.Source(), batch_size=batch_size)
 
 
 def test_exactly_one_source_is_required(db):

@@ -36,6 +36,7 @@ from typing import Any, TypeAlias, TypeVar, cast
 from django.db import models, router, transaction
 from slack_sdk.oauth.installation_store import Bot, Installation
 
+from ..arguments import check_int
 from ..models import BOT_IDENTITY, INSTALLATION_IDENTITY, SlackBot, SlackInstallation, slack_fields
 from ..rows import BOT_FIELDS, USER_FIELDS, bot_from_row, row_values
 from ..stores import DjangoInstallationStore
@@ -78,9 +79,9 @@ def import_from(
 ) -> ImportResult:
     """Import `source` into the store (see the module's docstring), `batch_size` rows per transaction, and
     verify the result. Raises SourceError naming the row that cannot be imported; batches before it are
-    committed, and running again resumes (rows already here are unchanged)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, not {batch_size!r}")
+    committed, and running again resumes (rows already here are unchanged). A `batch_size` that is not an
+    int raises TypeError, one below 1 ValueError."""
+    check_int("batch_size", batch_size, 1)
     return _Importer(source, batch_size, dry_run, send_signals, progress or (lambda kind, counts: None)).run()
 
 

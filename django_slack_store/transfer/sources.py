@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from slack_sdk.oauth.installation_store import Bot, Installation
 
+from ..arguments import is_int
 from ..fields import UTC
 from ..masking import is_masked
 from ..models import SlackBot, SlackInstallation, slack_fields
@@ -414,7 +415,7 @@ def _instant(value: Any, zone: datetime.tzinfo) -> datetime.datetime:
             value = datetime.datetime.fromisoformat(value)
     if isinstance(value, datetime.datetime):
         return value if value.tzinfo else value.replace(tzinfo=zone)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, float) or is_int(value):
         return datetime.datetime.fromtimestamp(value, UTC)
     raise ValueError(f"not a timestamp: {type(value).__name__}")
 
