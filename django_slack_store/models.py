@@ -91,6 +91,10 @@ class SlackRecordQuerySet(models.QuerySet[_Record]):
             last_pk = pks[-1]
             yield len(pks)
 
+    def latest_first(self: _QuerySet) -> _QuerySet:
+        """The latest install first; among installs of the same instant, the row written last."""
+        return self.order_by("-installed_at", "-id")
+
     def _same_key(self) -> dict[str, OuterRef]:
         return {name: OuterRef(name) for name in ("client_id", "enterprise_id", "team_id")}
 
@@ -148,9 +152,6 @@ class SlackInstallationQuerySet(SlackRecordQuerySet["SlackInstallation"]):
         """As for any record, narrowed to one installing user when `user_id` is given."""
         rows = super().for_workspace(client_id, enterprise_id, team_id)
         return rows.filter(user_id=user_id) if user_id else rows
-
-    def latest_first(self) -> SlackInstallationQuerySet:
-        return self.order_by("-installed_at", "-id")
 
     def _history_beyond(self, keep: int) -> Exists:
         """Rows with at least `keep` (and at least one) newer installations by the same user: each user's

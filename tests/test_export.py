@@ -7,8 +7,8 @@ import stat
 import pytest
 from django.core.management import CommandError, call_command
 
+from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
-from django_slack_store.transfer import mask_token
 from tests.factories import BASE_TIME, InstallationFactory, rotated
 from tests.store_api import CLIENT_ID
 
@@ -74,12 +74,33 @@ def test_tokens_are_masked_by_default(api):
     assert org["team_id"] is None and type(org["installed_at"]) is float and type(org["updated_at"]) is float
 
 
-@pytest.mark.parametrize(
-    ("token", "masked"),
-    [("xoxb-1234-5678-abcdefgh", "xoxb-…efgh"), ("xoxb-12345", "…"), ("no-dash-but-long-enough", "no-…ough")],
-)
-def test_masks_show_the_kind_and_the_end_of_long_tokens_only(token, masked):
-    assert mask_token(token) == masked
+# The admin's rule (django_slack_store.masking): one format wherever a token is shown.
+MASKED = [
+    ("xoxb-1234-5678-abcdefgh", "xoxb-…efgh"),  # a Slack token: its type and its last 4 characters
+    ("xoxb-12345", "••••••••"),  # too short to show any of
+    ("1234567890abcdefghijkl", "…ijkl"),  # no Slack type prefix: the end only
+]
+
+
+@pytest.mark.parametrize(("token", "masked"), MASKED, ids=["slack", "short", "not-slack"])
+def test_tokens_are_masked_as_the_admin_masks_them(api, token, masked):
+    api.save(InstallationFactory(team_id="T0MASK", user_token=token, bot_token=token))
+    installation, bot = lines(export()[0])
+    assert installation["user_token"] == bot["bot_token"] == masked == mask_token(token)
+
+
+@pytest.mark.parametrize(("token", "masked"), MASKED[1:], ids=["short", "not-slack"])
+def test_a_masked_short_or_non_slack_value_is_refused_as_masked(api, tmp_path, token, masked):
+    api.save(InstallationFactory(team_id="T0MASK", user_token=token))
+    path = tmp_path / "masked.jsonl"
+    export("--output", str(path))
+    assert lines(path.read_text())[0]["user_token"] == masked
+    SlackInstallation.objects.all().delete()
+    SlackBot.objects.all().delete()
+
+    with pytest.raises(CommandError, match="line 1: user_token is masked"):
+        call_command("slack_store_import", "--jsonl", str(path), stdout=io.StringIO())
+    assert (SlackInstallation.objects.count(), SlackBot.objects.count()) == (0, 0)
 
 
 def test_an_export_with_tokens_imports_back_to_the_same_answers(api, tmp_path):

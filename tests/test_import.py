@@ -22,6 +22,7 @@ from django.core.management import CommandError, call_command
 from slack_sdk.oauth.installation_store import FileInstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
+from django_slack_store import transfer
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.rows import BOT_FIELDS
 from django_slack_store.stores import DjangoInstallationStore
@@ -601,6 +602,23 @@ def test_an_invalid_row_stops_the_import_naming_it(tmp_path, ours):
     source.close()
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"team_id": 12345}, "line 1: team_id must be a str, not int"),  # TypeError
+        ({"team_id": "T0 SPACE"}, "line 1: team_id must be a Slack id"),  # ValueError
+        ({"client_id": 1234.5}, "line 1: client_id must be a str, not float"),  # the store's own check
+    ],
+)
+def test_a_wrong_type_or_value_stops_the_import_naming_the_row(tmp_path, db, values, message):
+    record = {"type": "installation", "client_id": CLIENT_ID, **vars(InstallationFactory()), **values}
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(CommandError, match=message):
+        run_import("--jsonl", str(path))
+    assert SlackInstallation.objects.count() == 0
+
+
 def test_sqlalchemy_is_needed_only_for_its_source(tmp_path, monkeypatch, db):
     monkeypatch.setitem(sys.modules, "sqlalchemy", None)
     with pytest.raises(CommandError, match=r"needs SQLAlchemy: pip install 'django-slack-store\[import\]'"):
@@ -674,6 +692,19 @@ def test_unreadable_sources_are_clear_errors(tmp_path, db, arguments, message):
         run_import(*arguments(tmp_path))
     assert message in str(raised.value)
     assert SlackInstallation.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "error", "message"),
+    [
+        ("10", TypeError, "batch_size must be an int, not str"),
+        (True, TypeError, "batch_size must be an int, not bool"),
+        (0, ValueError, "batch_size must be an int >= 1, not 0"),
+    ],
+)
+def test_import_from_checks_its_batch_size(batch_size, error, message):
+    with pytest.raises(error, match=message):
+        transfer.import_from(transfer.Source(), batch_size=batch_size)
 
 
 def test_exactly_one_source_is_required(db):

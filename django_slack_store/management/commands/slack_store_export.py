@@ -18,8 +18,9 @@ from .. import options
 class Command(BaseCommand):
     help = (
         "Write every installation and bot row as JSON Lines (one object per line: installations first, then "
-        "bots). Tokens are masked (xoxb-…abcd) unless --include-tokens; only an export with tokens can be "
-        "imported back with slack_store_import --jsonl."
+        "bots). Tokens are masked as in the admin (xoxb-…abcd; a value shorter than 20 characters as "
+        "••••••••) unless --include-tokens; only an export with tokens can be imported back with "
+        "slack_store_import --jsonl."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:

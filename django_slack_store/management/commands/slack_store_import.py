@@ -9,7 +9,24 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import transfer
+from ...transfer.sources import DEFAULT_BOTS_TABLE, DEFAULT_INSTALLATIONS_TABLE
 from .. import options
+
+# Where to import from, one of them required: (option, metavar, help).
+SOURCE_OPTIONS = (
+    (
+        "--sqlalchemy-url",
+        "URL",
+        "The database of a slack_sdk SQLAlchemyInstallationStore (needs SQLAlchemy: the [import] extra).",
+    ),
+    ("--sqlite3-path", "FILE", "A slack_sdk SQLite3InstallationStore file."),
+    (
+        "--file-dir",
+        "DIR",
+        "A slack_sdk FileInstallationStore base_dir (needs --client-id: the files do not record it).",
+    ),
+    ("--jsonl", "FILE", "JSON Lines from slack_store_export --include-tokens ('-': stdin)."),
+)
 
 
 class Command(BaseCommand):
@@ -23,34 +40,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument(
-            "--sqlalchemy-url",
-            metavar="URL",
-            help="The database of a slack_sdk SQLAlchemyInstallationStore (needs SQLAlchemy: the "
-            "[import] extra).",
-        )
-        source.add_argument(
-            "--sqlite3-path", metavar="FILE", help="A slack_sdk SQLite3InstallationStore file."
-        )
-        source.add_argument(
-            "--file-dir",
-            metavar="DIR",
-            help="A slack_sdk FileInstallationStore base_dir (needs --client-id: the files do not "
-            "record it).",
-        )
-        source.add_argument(
-            "--jsonl",
-            metavar="FILE",
-            help="JSON Lines from slack_store_export --include-tokens ('-': stdin).",
-        )
+        for option, metavar, help_text in SOURCE_OPTIONS:
+            source.add_argument(option, metavar=metavar, help=help_text)
         parser.add_argument(
             "--installations-table",
-            help="With --sqlalchemy-url: the installations table "
-            f"(default {transfer.DEFAULT_INSTALLATIONS_TABLE}).",
+            help=f"With --sqlalchemy-url: the installations table (default {DEFAULT_INSTALLATIONS_TABLE}).",
         )
         parser.add_argument(
             "--bots-table",
-            help=f"With --sqlalchemy-url: the bots table (default {transfer.DEFAULT_BOTS_TABLE}).",
+            help=f"With --sqlalchemy-url: the bots table (default {DEFAULT_BOTS_TABLE}).",
         )
         parser.add_argument(
             "--client-id",
@@ -103,8 +101,8 @@ class Command(BaseCommand):
                 options["sqlalchemy_url"],
                 client_id=client_id,
                 zone=zone,
-                installations_table=options["installations_table"] or transfer.DEFAULT_INSTALLATIONS_TABLE,
-                bots_table=options["bots_table"] or transfer.DEFAULT_BOTS_TABLE,
+                installations_table=options["installations_table"] or DEFAULT_INSTALLATIONS_TABLE,
+                bots_table=options["bots_table"] or DEFAULT_BOTS_TABLE,
             )
         if options["sqlite3_path"]:
             return transfer.SQLite3Source(options["sqlite3_path"], client_id=client_id, zone=zone)
