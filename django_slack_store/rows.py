@@ -86,7 +86,7 @@ def clean_client_id(client_id: object) -> str:
 
 def clean_instant(name: str, value: object) -> datetime.datetime:
     """A Unix timestamp (int or float) as an aware datetime, within what every backend holds."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if not (is_int(value) or isinstance(value, float)):
         raise TypeError(f"{name} must be a Unix timestamp (float), not {type(value).__name__}")
     if not 0 <= value <= MAX_TIMESTAMP:  # also false for NaN
         raise ValueError(f"{name} must be a Unix timestamp between 1970 and 9999")
