@@ -227,7 +227,7 @@ def _clean_epoch(name: str, value: object) -> int | None:
         raise TypeError(f"{name} must be Unix time as an int, not {type(value).__name__}")
     if value not in BIGINT:
         raise ValueError(f"{name} must be Unix time as a 64-bit int")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _clean_scopes(name: str, value: object) -> list[str]:
