@@ -15,12 +15,11 @@ from __future__ import annotations
 import datetime
 import enum
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -43,6 +42,7 @@ from ._typing import Subscriptable
 from .conf import store_settings
 from .crypto import TokenDecryptionError
 from .fields import UTC
+from .masking import EMPTY, mask_token, mask_url
 from .models import SlackBot, SlackInstallation
 from .stores import DjangoInstallationStore
 
@@ -77,34 +77,7 @@ class _InstallationAnnotations(_RecordAnnotations):
     bot_health: int
 
 
-EMPTY = "—"
-HIDDEN = "••••••••"
-# A value shorter than this is hidden whole: four characters of a short secret are too large a part of it.
-MIN_MASKED_LENGTH = 20
-# The type prefix of a Slack token, shown unmasked: xoxb, xoxp, xoxe, xoxe.xoxb...
-TOKEN_PREFIX = re.compile(r"[a-z]{2,5}(?:\.[a-z]{2,5})?")
 UNDECRYPTABLE = "cannot be decrypted with the configured keys (docs/security.md)"
-
-
-def mask_token(token: str | None) -> str:
-    """`xoxb-…abcd`: the token's type prefix and its last 4 characters, never more; "—" when absent."""
-    if not token:
-        return EMPTY
-    if len(token) < MIN_MASKED_LENGTH:
-        return HIDDEN
-    prefix, dash, _ = token.partition("-")
-    shown = f"{prefix}-" if dash and TOKEN_PREFIX.fullmatch(prefix) else ""
-    return f"{shown}…{token[-4:]}"
-
-
-def mask_url(url: str | None) -> str:
-    """An incoming webhook URL is a credential too: its host and last 4 characters only."""
-    if not url:
-        return EMPTY
-    parts = urlsplit(url)
-    if len(url) < MIN_MASKED_LENGTH or not parts.netloc:
-        return HIDDEN
-    return f"{parts.scheme}://{parts.netloc}/…{url[-4:]}"
 
 
 # -- token health --------------------------------------------------------------------------------------------
