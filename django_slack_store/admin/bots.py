@@ -1,0 +1,112 @@
+"""The admin of `SlackBot`: one row per bot row, the one the store serves for a workspace being the one whose
+credentials were written last."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from ..masking import EMPTY
+from ..models import SlackBot, SlackInstallation
+from .filters import HealthFilter, LatestFilter, RotationFilter
+from .health import Health, describe_expiry, health_expression
+from .records import SlackRecordAdmin, _RecordAnnotations
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django_stubs_ext import WithAnnotations
+
+    # The rows of the changelist and the detail page: the model's, with what `annotate()` adds.
+    AnnotatedBot = WithAnnotations[SlackBot, _RecordAnnotations]
+
+
+class SlackBotAdmin(SlackRecordAdmin[SlackBot, "AnnotatedBot"]):
+    list_display = [
+        "workspace",
+        "enterprise",
+        "bot_user_id",
+        "bot_id",
+        "is_enterprise_install",
+        "installed_at",
+        "updated_at",
+        "scopes",
+        "health_badge",
+    ]
+    list_display_links = ["workspace", "enterprise"]
+    list_filter = [LatestFilter, "is_enterprise_install", RotationFilter, HealthFilter]
+    search_fields = ["team_id", "team_name", "enterprise_id", "enterprise_name", "bot_id", "bot_user_id"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("team_id", "team_name"),
+                    ("enterprise_id", "enterprise_name"),
+                    "is_enterprise_install",
+                    ("bot_id", "bot_user_id"),
+                    ("client_id", "app_id"),
+                    "installed_at",
+                    "updated_at",
+                    "health_badge",
+                    "workspace_link",
+                ]
+            },
+        ),
+        (
+            "Bot token",
+            {
+                "fields": [
+                    "masked_bot_token",
+                    "masked_bot_refresh_token",
+                    "bot_token_expiry",
+                    "bot_scope_list",
+                ]
+            },
+        ),
+        ("Custom values", {"fields": ["pretty_custom_values"]}),
+    ]
+    token_fields = ("bot_token", "bot_refresh_token")
+    # The bot served for a workspace is the one whose credentials were written last (find_bot).
+    latest_by = "updated_at"
+    health_choices = (Health.STATIC, Health.ROTATING, Health.EXPIRING, Health.EXPIRED)
+
+    def annotate(self, rows: QuerySet[SlackBot], now: int) -> QuerySet[SlackBot]:
+        return rows.annotate(health=health_expression("bot_token_expires_at", None, now))
+
+    def health_details(self, row: AnnotatedBot) -> str:
+        return Health(row.health).help
+
+    @admin.display(description="scopes")
+    def scopes(self, row: AnnotatedBot) -> int:
+        return len(row.bot_scopes or [])
+
+    @admin.display(description="installations")
+    def workspace_link(self, row: AnnotatedBot) -> str:
+        url = self.admin_url(SlackInstallation, "changelist", query=self.workspace_query(row))
+        return format_html('<a href="{}">Every installation of this workspace</a>', url) if url else EMPTY
+
+    @admin.display(description="bot token")
+    def masked_bot_token(self, row: AnnotatedBot) -> str:
+        return self.masked(row, "bot_token")
+
+    @admin.display(description="bot refresh token")
+    def masked_bot_refresh_token(self, row: AnnotatedBot) -> str:
+        return self.masked(row, "bot_refresh_token")
+
+    @admin.display(description="bot token expires")
+    def bot_token_expiry(self, row: AnnotatedBot) -> str:
+        return describe_expiry(row.bot_token_expires_at)
+
+    @admin.display(description="bot scopes")
+    def bot_scope_list(self, row: AnnotatedBot) -> str:
+        return ", ".join(row.bot_scopes or []) or EMPTY
+
+    def tokens_to_revoke(self, row: SlackBot) -> list[tuple[str, str]]:
+        return bot_tokens(row)
+
+
+def bot_tokens(row: SlackBot) -> list[tuple[str, str]]:
+    """A bot row's tokens to revoke: its bot token (the refresh token goes with the row)."""
+    return [("bot token", row.bot_token)]
