@@ -6,20 +6,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib import admin
-from django.utils.html import format_html
 
-from ..masking import EMPTY
 from ..models import SlackBot, SlackInstallation
 from .filters import HealthFilter, LatestFilter, RotationFilter
 from .health import Health, describe_expiry, health_expression
-from .records import SlackRecordAdmin, _RecordAnnotations
+from .records import RecordAnnotations, SlackRecordAdmin, masked_field, scopes_field, workspace_link_field
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django_stubs_ext import WithAnnotations
 
     # The rows of the changelist and the detail page: the model's, with what `annotate()` adds.
-    AnnotatedBot = WithAnnotations[SlackBot, _RecordAnnotations]
+    AnnotatedBot = WithAnnotations[SlackBot, RecordAnnotations]
 
 
 class SlackBotAdmin(SlackRecordAdmin[SlackBot, "AnnotatedBot"]):
@@ -82,26 +80,16 @@ class SlackBotAdmin(SlackRecordAdmin[SlackBot, "AnnotatedBot"]):
     def scopes(self, row: AnnotatedBot) -> int:
         return len(row.bot_scopes or [])
 
-    @admin.display(description="installations")
-    def workspace_link(self, row: AnnotatedBot) -> str:
-        url = self.admin_url(SlackInstallation, "changelist", query=self.workspace_query(row))
-        return format_html('<a href="{}">Every installation of this workspace</a>', url) if url else EMPTY
-
-    @admin.display(description="bot token")
-    def masked_bot_token(self, row: AnnotatedBot) -> str:
-        return self.masked(row, "bot_token")
-
-    @admin.display(description="bot refresh token")
-    def masked_bot_refresh_token(self, row: AnnotatedBot) -> str:
-        return self.masked(row, "bot_refresh_token")
+    workspace_link = workspace_link_field(
+        SlackInstallation, "installations", "Every installation of this workspace"
+    )
+    masked_bot_token = masked_field("bot_token", "bot token")
+    masked_bot_refresh_token = masked_field("bot_refresh_token", "bot refresh token")
+    bot_scope_list = scopes_field("bot_scopes", "bot scopes")
 
     @admin.display(description="bot token expires")
     def bot_token_expiry(self, row: AnnotatedBot) -> str:
         return describe_expiry(row.bot_token_expires_at)
-
-    @admin.display(description="bot scopes")
-    def bot_scope_list(self, row: AnnotatedBot) -> str:
-        return ", ".join(row.bot_scopes or []) or EMPTY
 
     def tokens_to_revoke(self, row: SlackBot) -> list[tuple[str, str]]:
         return bot_tokens(row)

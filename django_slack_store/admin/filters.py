@@ -19,9 +19,8 @@ if TYPE_CHECKING:
     from .records import SlackRecordAdmin
 
 
-class HealthFilter(admin.SimpleListFilter):
-    title = "token health"
-    parameter_name = "health"
+class _RecordFilter(admin.SimpleListFilter):
+    """A filter of a `SlackRecordAdmin`'s changelist, which keeps that admin for `queryset()`."""
 
     def __init__(
         self,
@@ -30,82 +29,76 @@ class HealthFilter(admin.SimpleListFilter):
         model: type[Model],
         model_admin: ModelAdmin[Any],
     ) -> None:
-        self.model_admin = _record_admin(model_admin)
+        # Typed as any ModelAdmin: always a SlackRecordAdmin. Set first: the base class calls `lookups()`.
+        self.record_admin = cast("SlackRecordAdmin[Any, Any]", model_admin)
         super().__init__(request, params, model, model_admin)
+
+
+class HealthFilter(_RecordFilter):
+    title = "token health"
+    parameter_name = "health"
 
     def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         window = store_settings.ROTATION_WINDOW_MINUTES
         labels = {Health.EXPIRING: f"expiring (within {window} min)"}
         return [
-            (health.slug, labels.get(health, health.label))
-            for health in _record_admin(model_admin).health_choices
+            (health.slug, labels.get(health, health.label)) for health in self.record_admin.health_choices
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        if value in {health.slug for health in self.model_admin.health_choices}:
+        if value in {health.slug for health in self.record_admin.health_choices}:
             return queryset.filter(health=Health[value.upper()])
         return queryset
 
 
-class RotationFilter(admin.SimpleListFilter):
+class _YesNoFilter(admin.SimpleListFilter):
+    """Two choices, "yes" and "no", each a condition on the annotated rows."""
+
+    yes_label = "Yes"
+    no_label = "No"
+    yes: Q
+    no: Q
+
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
+        return [("yes", self.yes_label), ("no", self.no_label)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(self.yes)
+        if self.value() == "no":
+            return queryset.filter(self.no)
+        return queryset
+
+
+class RotationFilter(_YesNoFilter):
     title = "token rotation"
     parameter_name = "rotation"
-
-    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
-        return [("yes", "On (tokens expire)"), ("no", "Off (static tokens)")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.filter(health__gte=Health.ROTATING)
-        if self.value() == "no":
-            return queryset.filter(health__lte=Health.STATIC)
-        return queryset
+    yes_label = "On (tokens expire)"
+    no_label = "Off (static tokens)"
+    yes = Q(health__gte=Health.ROTATING)
+    no = Q(health__lte=Health.STATIC)
 
 
-class HasBotFilter(admin.SimpleListFilter):
+class HasBotFilter(_YesNoFilter):
     title = "has bot"
     parameter_name = "has_bot"
-
-    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
-        return [("yes", "Yes"), ("no", "No")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() in ("yes", "no"):
-            return queryset.filter(bot_pk__isnull=self.value() == "no")
-        return queryset
+    yes = Q(bot_pk__isnull=False)
+    no = Q(bot_pk__isnull=True)
 
 
-class HasUserTokenFilter(admin.SimpleListFilter):
+class HasUserTokenFilter(_YesNoFilter):
     title = "has user token"
     parameter_name = "has_user_token"
-
-    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
-        return [("yes", "Yes"), ("no", "No")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.filter(user_token_length__gt=0)
-        if self.value() == "no":
-            return queryset.filter(Q(user_token_length__isnull=True) | Q(user_token_length=0))
-        return queryset
+    yes = Q(user_token_length__gt=0)
+    no = Q(user_token_length__isnull=True) | Q(user_token_length=0)
 
 
-class LatestFilter(admin.SimpleListFilter):
+class LatestFilter(_RecordFilter):
     """The full history (every install and reinstall), or only the row per workspace that the store serves."""
 
     title = "history"
     parameter_name = "latest"
-
-    def __init__(
-        self,
-        request: HttpRequest,
-        params: dict[str, list[str]],
-        model: type[Model],
-        model_admin: ModelAdmin[Any],
-    ) -> None:
-        self.order = _record_admin(model_admin).latest_by
-        super().__init__(request, params, model, model_admin)
 
     def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [("yes", "Latest per workspace")]
@@ -113,7 +106,7 @@ class LatestFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() != "yes":
             return queryset
-        order = self.order
+        order = self.record_admin.latest_by
         newer = queryset.model._default_manager.filter(
             client_id=OuterRef("client_id"),
             enterprise_id=OuterRef("enterprise_id"),
@@ -122,8 +115,3 @@ class LatestFilter(admin.SimpleListFilter):
             Q(**{f"{order}__gt": OuterRef(order)}) | Q(**{order: OuterRef(order), "pk__gt": OuterRef("pk")})
         )
         return queryset.filter(~Exists(newer))
-
-
-def _record_admin(model_admin: ModelAdmin[Any]) -> SlackRecordAdmin[Any, Any]:
-    """The admin a filter of this module is given: always a SlackRecordAdmin (typed as any ModelAdmin)."""
-    return cast("SlackRecordAdmin[Any, Any]", model_admin)

@@ -16,7 +16,7 @@ from .actions import Target, load_target
 from .bots import bot_tokens
 from .filters import HasBotFilter, HasUserTokenFilter, HealthFilter, LatestFilter, RotationFilter
 from .health import Health, describe_expiry, health_expression
-from .records import SlackRecordAdmin, _RecordAnnotations
+from .records import RecordAnnotations, SlackRecordAdmin, masked_field, scopes_field, workspace_link_field
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     AnnotatedInstallation = WithAnnotations[SlackInstallation, "_InstallationAnnotations"]
 
 
-class _InstallationAnnotations(_RecordAnnotations):
+class _InstallationAnnotations(RecordAnnotations):
     bot_pk: int | None  # the bot the same install wrote
     bot_expires_at: int | None
     bot_scope_list: list[str] | None
@@ -138,26 +138,14 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
         label = f"bot #{row.bot_pk}"
         return format_html('<a href="{}">{}</a>', url, label) if url else label
 
-    @admin.display(description="workspace history")
-    def workspace_link(self, row: AnnotatedInstallation) -> str:
-        url = self.admin_url(SlackBot, "changelist", query=self.workspace_query(row))
-        return format_html('<a href="{}">Every bot row of this workspace</a>', url) if url else EMPTY
-
-    @admin.display(description="user token")
-    def masked_user_token(self, row: AnnotatedInstallation) -> str:
-        return self.masked(row, "user_token")
-
-    @admin.display(description="user refresh token")
-    def masked_user_refresh_token(self, row: AnnotatedInstallation) -> str:
-        return self.masked(row, "user_refresh_token")
+    workspace_link = workspace_link_field(SlackBot, "workspace history", "Every bot row of this workspace")
+    masked_user_token = masked_field("user_token", "user token")
+    masked_user_refresh_token = masked_field("user_refresh_token", "user refresh token")
+    user_scope_list = scopes_field("user_scopes", "user scopes")
 
     @admin.display(description="user token expires")
     def user_token_expiry(self, row: AnnotatedInstallation) -> str:
         return describe_expiry(row.user_token_expires_at) if row.user_token_length else EMPTY
-
-    @admin.display(description="user scopes")
-    def user_scope_list(self, row: AnnotatedInstallation) -> str:
-        return ", ".join(row.user_scopes or []) or EMPTY
 
     @admin.display(description="incoming webhook URL")
     def masked_incoming_webhook_url(self, row: AnnotatedInstallation) -> str:

@@ -15,20 +15,30 @@ from django.utils.html import format_html
 
 from ..crypto import TokenDecryptionError
 from ..masking import EMPTY, mask_token
-from .actions import RevokeAdmin, _Model
+from .actions import RevokeAdmin
 from .health import UNDECRYPTABLE, Health, render_health
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from django.db.models import Model, QuerySet
     from django.http import HttpRequest
+    from django_stubs_ext import StrOrPromise
 
+    from ..models import SlackBot, SlackInstallation
     from .bots import AnnotatedBot
     from .installations import AnnotatedInstallation
 
+    # A display method made for an admin class, set in its body.
+    _Field = Callable[["SlackRecordAdmin[Any, Any]", Any], str]
+
+_Model = TypeVar("_Model", bound="SlackInstallation | SlackBot")
 _Row = TypeVar("_Row", bound="AnnotatedInstallation | AnnotatedBot")
 
 
-class _RecordAnnotations(TypedDict):
+class RecordAnnotations(TypedDict):
+    """What `annotate()` adds to the rows of both admins."""
+
     health: int  # a Health
 
 
@@ -103,12 +113,6 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
         text = json.dumps(row.custom_values, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre class="dss-json">{}</pre>', text)
 
-    def masked(self, row: _Row, name: str) -> str:
-        try:
-            return format_html('<span class="dss-token">{}</span>', mask_token(getattr(row, name)))
-        except TokenDecryptionError:
-            return UNDECRYPTABLE
-
     def admin_url(self, model: type[Model], view: str, *args: object, query: str = "") -> str | None:
         """A link into this admin site, or None when `model` is not registered on it."""
         if not self.admin_site.is_registered(model):
@@ -124,6 +128,43 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
         return urlencode(
             {"client_id": row.client_id, "enterprise_id": row.enterprise_id, "team_id": row.team_id}
         )
+
+
+# -- fields each admin makes for its own columns: `masked_bot_token = masked_field("bot_token", ...)`
+
+
+def masked_field(name: str, description: StrOrPromise) -> _Field:
+    """The token in the column `name`, masked; a token no configured key decrypts does not break the page."""
+
+    @admin.display(description=description)
+    def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> str:
+        try:
+            return format_html('<span class="dss-token">{}</span>', mask_token(getattr(row, name)))
+        except TokenDecryptionError:
+            return UNDECRYPTABLE
+
+    return field
+
+
+def scopes_field(name: str, description: StrOrPromise) -> _Field:
+    """The scopes in the column `name`, comma-separated."""
+
+    @admin.display(description=description)
+    def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> str:
+        return ", ".join(getattr(row, name) or []) or EMPTY
+
+    return field
+
+
+def workspace_link_field(model: type[Model], description: StrOrPromise, text: StrOrPromise) -> _Field:
+    """A link to the rows of `model` of the row's workspace (when `model` is registered on the same site)."""
+
+    @admin.display(description=description)
+    def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> str:
+        url = model_admin.admin_url(model, "changelist", query=model_admin.workspace_query(row))
+        return format_html('<a href="{}">{}</a>', url, text) if url else EMPTY
+
+    return field
 
 
 def _named(name: str | None, slack_id: str) -> str:
