@@ -16,6 +16,8 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db import router, transaction
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from .. import revocation
@@ -79,7 +81,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             raise PermissionDenied
         return super().changelist_view(request, extra_context)
 
-    @admin.action(permissions=["revoke"], description="Revoke selected %(verbose_name_plural)s at Slack")
+    @admin.action(permissions=["revoke"], description=_("Revoke selected %(verbose_name_plural)s at Slack"))
     @sensitive_variables()  # the tokens of every row (and, in an error report, of everything it calls)
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[_Model]) -> TemplateResponse | None:
         """Like Django's `delete_selected`: a confirmation page, then the work, then back to the list."""
@@ -108,7 +110,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
         request.current_app = self.admin_site.name
         context = {
             **self.admin_site.each_context(request),
-            "title": "Revoke at Slack",
+            "title": gettext("Revoke at Slack"),
             "subtitle": None,
             "objects_name": str(model_ngettext(queryset)),
             "targets": targets,
@@ -130,17 +132,27 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
 
     def revoke_target(self, request: HttpRequest, target: Target, web_client: WebClient) -> None:
         """Revoke one row's tokens, then delete it if all of them are dead at Slack; report either way."""
-        row, name = target.row, f"{target.verbose_name} “{target.row}”"
+        row = target.row
+        name = gettext("%(model)s “%(row)s”") % {"model": target.verbose_name, "row": row}
         if target.error:
-            self.revoke_failed(request, row, f"{name} was kept: {target.error}.")
+            kept = gettext("%(name)s was kept: %(reason)s.")
+            self.revoke_failed(request, row, kept % {"name": name, "reason": target.error})
             return
         results = [(label, revocation.revoke(token, web_client)) for label, token in target.tokens]
-        failed = [f"{label}: {result.detail}" for label, result in results if not result.dead]
+        failed = [
+            gettext("%(token)s: %(outcome)s") % {"token": label, "outcome": result.detail}
+            for label, result in results
+            if not result.dead
+        ]
         if failed:
-            self.revoke_failed(request, row, f"{name} was kept: could not revoke its {'; '.join(failed)}.")
+            kept = gettext("%(name)s was kept: could not revoke its %(failures)s.")
+            self.revoke_failed(request, row, kept % {"name": name, "failures": "; ".join(failed)})
             return
-        done = "; ".join(f"{label} {result.detail}" for label, result in results) or "no token to revoke"
-        verb = "Revoked at Slack and deleted" if results else "Deleted"
+        done = "; ".join(
+            gettext("%(token)s %(outcome)s") % {"token": label, "outcome": result.detail}
+            for label, result in results
+        )
+        values = {"name": name, "outcomes": done or gettext("no token to revoke")}
         store = self.store_class(client_id=row.client_id)
         # The one of the row's model.
         delete_rows: Callable[[list[Any]], int] = (
@@ -148,18 +160,23 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
         )
         with transaction.atomic(using=router.db_for_write(type(row))):
             if delete_rows([row]):
-                _log(request, row, DELETION, f"{verb} ({done}).")
-                self.message_user(request, f"{verb} {name} ({done}).", messages.SUCCESS)
+                if results:
+                    logged = gettext("Revoked at Slack and deleted (%(outcomes)s).")
+                    shown = gettext("Revoked at Slack and deleted %(name)s (%(outcomes)s).")
+                else:
+                    logged = gettext("Deleted (%(outcomes)s).")
+                    shown = gettext("Deleted %(name)s (%(outcomes)s).")
+                _log(request, row, DELETION, logged % values)
+                self.message_user(request, shown % values, messages.SUCCESS)
                 return
-        self.revoke_failed(
-            request,
-            row,
-            f"{name} was kept: it was rewritten (a token rotation) or deleted after it was read, so what was "
-            f"revoked ({done}) may not be what it holds now. Revoke it again.",
+        kept = gettext(
+            "%(name)s was kept: it was rewritten (a token rotation) or deleted after it was read, so what "
+            "was revoked (%(outcomes)s) may not be what it holds now. Revoke it again."
         )
+        self.revoke_failed(request, row, kept % values)
 
     def revoke_failed(self, request: HttpRequest, row: SlackInstallation | SlackBot, message: str) -> None:
-        _log(request, row, CHANGE, f"Revoke failed: {message}")
+        _log(request, row, CHANGE, gettext("Revoke failed: %(message)s") % {"message": message})
         self.message_user(request, message, messages.ERROR)
 
 
@@ -175,7 +192,7 @@ def load_target(
     try:
         return Target(row, tokens(row))
     except TokenDecryptionError:  # raised when the token attribute is read (fields.TokenAttribute)
-        return Target(row, error=f"its token {UNDECRYPTABLE}")
+        return Target(row, error=gettext("its token %(problem)s") % {"problem": UNDECRYPTABLE})
 
 
 def _log(request: HttpRequest, row: Model, action_flag: int, message: str) -> None:

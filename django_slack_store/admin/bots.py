@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib import admin
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..models import SlackBot, SlackInstallation
 from .filters import HealthFilter, LatestFilter, RotationFilter
@@ -14,7 +16,7 @@ from .records import RecordAnnotations, SlackRecordAdmin, masked_field, scopes_f
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
-    from django_stubs_ext import WithAnnotations
+    from django_stubs_ext import StrOrPromise, WithAnnotations
 
     # The rows of the changelist and the detail page: the model's, with what `annotate()` adds.
     AnnotatedBot = WithAnnotations[SlackBot, RecordAnnotations]
@@ -53,7 +55,7 @@ class SlackBotAdmin(SlackRecordAdmin[SlackBot, "AnnotatedBot"]):
             },
         ),
         (
-            "Bot token",
+            _("Bot token"),
             {
                 "fields": [
                     "masked_bot_token",
@@ -63,7 +65,7 @@ class SlackBotAdmin(SlackRecordAdmin[SlackBot, "AnnotatedBot"]):
                 ]
             },
         ),
-        ("Custom values", {"fields": ["pretty_custom_values"]}),
+        (_("Custom values"), {"fields": ["pretty_custom_values"]}),
     ]
     token_fields = ("bot_token", "bot_refresh_token")
     # The bot served for a workspace is the one whose credentials were written last (find_bot).
@@ -73,21 +75,21 @@ class SlackBotAdmin(SlackRecordAdmin[SlackBot, "AnnotatedBot"]):
     def annotate(self, rows: QuerySet[SlackBot], now: int) -> QuerySet[SlackBot]:
         return rows.annotate(health=health_expression("bot_token_expires_at", None, now))
 
-    def health_details(self, row: AnnotatedBot) -> str:
+    def health_details(self, row: AnnotatedBot) -> StrOrPromise:
         return Health(row.health).help
 
-    @admin.display(description="scopes")
+    @admin.display(description=_("scopes"))
     def scopes(self, row: AnnotatedBot) -> int:
         return len(row.bot_scopes or [])
 
     workspace_link = workspace_link_field(
-        SlackInstallation, "installations", "Every installation of this workspace"
+        SlackInstallation, _("installations"), _("Every installation of this workspace")
     )
-    masked_bot_token = masked_field("bot_token", "bot token")
-    masked_bot_refresh_token = masked_field("bot_refresh_token", "bot refresh token")
-    bot_scope_list = scopes_field("bot_scopes", "bot scopes")
+    masked_bot_token = masked_field("bot_token", _("bot token"))
+    masked_bot_refresh_token = masked_field("bot_refresh_token", _("bot refresh token"))
+    bot_scope_list = scopes_field("bot_scopes", _("bot scopes"))
 
-    @admin.display(description="bot token expires")
+    @admin.display(description=_("bot token expires"))
     def bot_token_expiry(self, row: AnnotatedBot) -> str:
         return describe_expiry(row.bot_token_expires_at)
 
@@ -97,4 +99,4 @@ class SlackBotAdmin(SlackRecordAdmin[SlackBot, "AnnotatedBot"]):
 
 def bot_tokens(row: SlackBot) -> list[tuple[str, str]]:
     """A bot row's tokens to revoke: its bot token (the refresh token goes with the row)."""
-    return [("bot token", row.bot_token)]
+    return [(gettext("bot token"), row.bot_token)]

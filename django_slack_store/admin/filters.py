@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..conf import store_settings
 from .health import Health
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
     from django.db.models import Model, QuerySet
     from django.http import HttpRequest
+    from django_stubs_ext import StrOrPromise
 
     from .records import SlackRecordAdmin
 
@@ -35,12 +38,12 @@ class _RecordFilter(admin.SimpleListFilter):
 
 
 class HealthFilter(_RecordFilter):
-    title = "token health"
+    title = _("token health")
     parameter_name = "health"
 
-    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, StrOrPromise]]:
         window = store_settings.ROTATION_WINDOW_MINUTES
-        labels = {Health.EXPIRING: f"expiring (within {window} min)"}
+        labels = {Health.EXPIRING: gettext("expiring (within %(minutes)s min)") % {"minutes": window}}
         return [
             (health.slug, labels.get(health, health.label)) for health in self.record_admin.health_choices
         ]
@@ -55,12 +58,12 @@ class HealthFilter(_RecordFilter):
 class _YesNoFilter(admin.SimpleListFilter):
     """Two choices, "yes" and "no", each a condition on the annotated rows."""
 
-    yes_label = "Yes"
-    no_label = "No"
+    yes_label: StrOrPromise = _("Yes")
+    no_label: StrOrPromise = _("No")
     yes: Q
     no: Q
 
-    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, StrOrPromise]]:
         return [("yes", self.yes_label), ("no", self.no_label)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -72,23 +75,23 @@ class _YesNoFilter(admin.SimpleListFilter):
 
 
 class RotationFilter(_YesNoFilter):
-    title = "token rotation"
+    title = _("token rotation")
     parameter_name = "rotation"
-    yes_label = "On (tokens expire)"
-    no_label = "Off (static tokens)"
+    yes_label = _("On (tokens expire)")
+    no_label = _("Off (static tokens)")
     yes = Q(health__gte=Health.ROTATING)
     no = Q(health__lte=Health.STATIC)
 
 
 class HasBotFilter(_YesNoFilter):
-    title = "has bot"
+    title = _("has bot")
     parameter_name = "has_bot"
     yes = Q(bot_pk__isnull=False)
     no = Q(bot_pk__isnull=True)
 
 
 class HasUserTokenFilter(_YesNoFilter):
-    title = "has user token"
+    title = _("has user token")
     parameter_name = "has_user_token"
     yes = Q(user_token_length__gt=0)
     no = Q(user_token_length__isnull=True) | Q(user_token_length=0)
@@ -97,11 +100,11 @@ class HasUserTokenFilter(_YesNoFilter):
 class LatestFilter(_RecordFilter):
     """The full history (every install and reinstall), or only the row per workspace that the store serves."""
 
-    title = "history"
+    title = _("history")
     parameter_name = "latest"
 
-    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
-        return [("yes", "Latest per workspace")]
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, StrOrPromise]]:
+        return [("yes", _("Latest per workspace"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() != "yes":

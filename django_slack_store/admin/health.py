@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import datetime
 import enum
+from typing import TYPE_CHECKING
 
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..conf import store_settings
 from ..fields import UTC
 
-UNDECRYPTABLE = "cannot be decrypted with the configured keys (docs/security.md)"
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+UNDECRYPTABLE = _("cannot be decrypted with the configured keys (docs/security.md)")
 
 
 class Health(enum.IntEnum):
@@ -32,18 +38,28 @@ class Health(enum.IntEnum):
         return self.name.lower()
 
     @property
-    def label(self) -> str:
-        return "no token" if self is Health.NONE else self.slug
+    def label(self) -> StrOrPromise:
+        return _LABELS[self]
 
     @property
-    def help(self) -> str:
-        return {
-            Health.NONE: "no token",
-            Health.STATIC: "never expires (token rotation is off)",
-            Health.ROTATING: "expires after the rotation window",
-            Health.EXPIRING: "expires within the rotation window: Bolt refreshes it on the next request",
-            Health.EXPIRED: "expired: Bolt refreshes it on the next request if its refresh token works",
-        }[self]
+    def help(self) -> StrOrPromise:
+        return _HELP[self]
+
+
+_LABELS = {
+    Health.NONE: _("no token"),
+    Health.STATIC: _("static"),
+    Health.ROTATING: _("rotating"),
+    Health.EXPIRING: _("expiring"),
+    Health.EXPIRED: _("expired"),
+}
+_HELP = {
+    Health.NONE: _("no token"),
+    Health.STATIC: _("never expires (token rotation is off)"),
+    Health.ROTATING: _("expires after the rotation window"),
+    Health.EXPIRING: _("expires within the rotation window: Bolt refreshes it on the next request"),
+    Health.EXPIRED: _("expired: Bolt refreshes it on the next request if its refresh token works"),
+}
 
 
 def rotation_window() -> int:
@@ -63,7 +79,7 @@ def health_expression(expires_at: str, absent: Q | None, now: int) -> Case:
     return Case(*whens, default=Value(Health.ROTATING), output_field=IntegerField())
 
 
-def render_health(health: Health, details: str = "") -> str:
+def render_health(health: Health, details: StrOrPromise = "") -> str:
     return format_html(
         '<span class="dss-badge dss-{}" title="{}">{}</span>',
         health.slug,
@@ -74,8 +90,11 @@ def render_health(health: Health, details: str = "") -> str:
 
 def describe_expiry(expires_at: int | None) -> str:
     if expires_at is None:
-        return "never (token rotation is off)"
+        return gettext("never (token rotation is off)")
     when = datetime.datetime.fromtimestamp(expires_at, UTC)
     now = timezone.now()
-    relative = f"in {timeuntil(when, now)}" if when > now else f"{timesince(when, now)} ago"
+    if when > now:
+        relative = gettext("in %(time)s") % {"time": timeuntil(when, now)}
+    else:
+        relative = gettext("%(time)s ago") % {"time": timesince(when, now)}
     return f"{timezone.localtime(when):%Y-%m-%d %H:%M:%S %Z} ({relative})"

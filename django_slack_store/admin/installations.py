@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.db.models import IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Greatest, Length
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..masking import EMPTY, mask_url
 from ..models import SlackBot, SlackInstallation
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django.http import HttpRequest
     from django.template.response import TemplateResponse
-    from django_stubs_ext import WithAnnotations
+    from django_stubs_ext import StrOrPromise, WithAnnotations
 
     # The rows of the changelist and the detail page: the model's, with what `annotate()` adds.
     AnnotatedInstallation = WithAnnotations[SlackInstallation, "_InstallationAnnotations"]
@@ -76,7 +78,7 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
             },
         ),
         (
-            "User token",
+            _("User token"),
             {
                 "fields": [
                     "masked_user_token",
@@ -87,9 +89,9 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
                 ]
             },
         ),
-        ("Bot", {"fields": ["bot_link", "workspace_link"]}),
+        (_("Bot"), {"fields": ["bot_link", "workspace_link"]}),
         (
-            "Incoming webhook",
+            _("Incoming webhook"),
             {
                 "fields": [
                     "masked_incoming_webhook_url",
@@ -98,7 +100,7 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
                 ]
             },
         ),
-        ("Custom values", {"fields": ["pretty_custom_values"]}),
+        (_("Custom values"), {"fields": ["pretty_custom_values"]}),
     ]
     token_fields = ("user_token", "user_refresh_token", "incoming_webhook_url")
     health_choices = (Health.STATIC, Health.ROTATING, Health.EXPIRING, Health.EXPIRED, Health.NONE)
@@ -118,43 +120,51 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
         )
         return rows.annotate(health=Greatest("user_health", "bot_health", output_field=IntegerField()))
 
-    def health_details(self, row: AnnotatedInstallation) -> str:
+    def health_details(self, row: AnnotatedInstallation) -> StrOrPromise:
         user, bot = Health(row.user_health), Health(row.bot_health)
-        return f"user token: {user.label}; bot: {'none' if bot is Health.NONE else bot.label}"
+        return gettext("user token: %(user)s; bot: %(bot)s") % {
+            "user": user.label,
+            "bot": gettext("none") if bot is Health.NONE else bot.label,
+        }
 
-    @admin.display(description="installer", ordering="user_id")
+    @admin.display(description=_("installer"), ordering="user_id")
     def installer(self, row: AnnotatedInstallation) -> str:
         return row.user_id or EMPTY
 
-    @admin.display(description="scopes")
+    @admin.display(description=_("scopes"))
     def scopes(self, row: AnnotatedInstallation) -> str:
-        return f"{len(row.bot_scope_list or [])} bot · {len(row.user_scopes or [])} user"
+        return gettext("%(bot)d bot · %(user)d user") % {
+            "bot": len(row.bot_scope_list or []),
+            "user": len(row.user_scopes or []),
+        }
 
-    @admin.display(description="bot")
+    @admin.display(description=_("bot"))
     def bot_link(self, row: AnnotatedInstallation) -> str:
         if row.bot_pk is None:
             return EMPTY
         url = self.admin_url(SlackBot, "change", row.bot_pk)
-        label = f"bot #{row.bot_pk}"
+        label = gettext("bot #%(pk)s") % {"pk": row.bot_pk}
         return format_html('<a href="{}">{}</a>', url, label) if url else label
 
-    workspace_link = workspace_link_field(SlackBot, "workspace history", "Every bot row of this workspace")
-    masked_user_token = masked_field("user_token", "user token")
-    masked_user_refresh_token = masked_field("user_refresh_token", "user refresh token")
-    user_scope_list = scopes_field("user_scopes", "user scopes")
+    workspace_link = workspace_link_field(
+        SlackBot, _("workspace history"), _("Every bot row of this workspace")
+    )
+    masked_user_token = masked_field("user_token", _("user token"))
+    masked_user_refresh_token = masked_field("user_refresh_token", _("user refresh token"))
+    user_scope_list = scopes_field("user_scopes", _("user scopes"))
 
-    @admin.display(description="user token expires")
+    @admin.display(description=_("user token expires"))
     def user_token_expiry(self, row: AnnotatedInstallation) -> str:
         return describe_expiry(row.user_token_expires_at) if row.user_token_length else EMPTY
 
-    @admin.display(description="incoming webhook URL")
+    @admin.display(description=_("incoming webhook URL"))
     def masked_incoming_webhook_url(self, row: AnnotatedInstallation) -> str:
         return mask_url(row.incoming_webhook_url)
 
     # -- Revoke: the installer's user token, and (when the box is ticked) the bot the same install wrote.
 
     def tokens_to_revoke(self, row: SlackInstallation) -> list[tuple[str, str]]:
-        return [("user token", row.user_token)] if row.user_token else []
+        return [(gettext("user token"), row.user_token)] if row.user_token else []
 
     def revoke_targets(self, request: HttpRequest, pks: list[int], confirmed: bool) -> list[Target]:
         targets = super().revoke_targets(request, pks, confirmed)

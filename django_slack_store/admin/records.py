@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from ..crypto import TokenDecryptionError
 from ..masking import EMPTY, mask_token
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from .installations import AnnotatedInstallation
 
     # A display method made for an admin class, set in its body.
-    _Field = Callable[["SlackRecordAdmin[Any, Any]", Any], str]
+    _Field = Callable[["SlackRecordAdmin[Any, Any]", Any], StrOrPromise]
 
 _Model = TypeVar("_Model", bound="SlackInstallation | SlackBot")
 _Row = TypeVar("_Row", bound="AnnotatedInstallation | AnnotatedBot")
@@ -58,7 +59,7 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
 
     if TYPE_CHECKING:
 
-        def health_details(self, row: _Row) -> str:
+        def health_details(self, row: _Row) -> StrOrPromise:
             """What the health badge's tooltip says about the row's tokens (each admin has its own)."""
             ...
 
@@ -75,7 +76,7 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if search_term != search_term.upper():
             # Slack ids are upper case, and MariaDB compares the id columns case-sensitively (SlackIdField).
-            upper, _ = super().get_search_results(request, queryset, search_term.upper())
+            upper = super().get_search_results(request, queryset, search_term.upper())[0]
             results = results | upper
         return results, may_have_duplicates
 
@@ -96,19 +97,19 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
 
     # -- columns and fields shared by both -------------------------------------------------------------------
 
-    @admin.display(description="workspace", ordering="team_name")
+    @admin.display(description=_("workspace"), ordering="team_name")
     def workspace(self, row: _Row) -> str:
         return _named(row.team_name, row.team_id)
 
-    @admin.display(description="enterprise", ordering="enterprise_name")
+    @admin.display(description=_("enterprise"), ordering="enterprise_name")
     def enterprise(self, row: _Row) -> str:
         return _named(row.enterprise_name, row.enterprise_id)
 
-    @admin.display(description="token health", ordering="health")
+    @admin.display(description=_("token health"), ordering="health")
     def health_badge(self, row: _Row) -> str:
         return render_health(Health(row.health), self.health_details(row))
 
-    @admin.display(description="custom values")
+    @admin.display(description=_("custom values"))
     def pretty_custom_values(self, row: _Row) -> str:
         text = json.dumps(row.custom_values, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre class="dss-json">{}</pre>', text)
@@ -137,7 +138,7 @@ def masked_field(name: str, description: StrOrPromise) -> _Field:
     """The token in the column `name`, masked; a token no configured key decrypts does not break the page."""
 
     @admin.display(description=description)
-    def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> str:
+    def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> StrOrPromise:
         try:
             return format_html('<span class="dss-token">{}</span>', mask_token(getattr(row, name)))
         except TokenDecryptionError:
