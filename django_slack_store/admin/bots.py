@@ -82,16 +82,18 @@ class SlackBotAdmin(SlackRecordAdmin[SlackBot, "AnnotatedBot"]):
     def scopes(self, row: AnnotatedBot) -> int:
         return len(row.bot_scopes or [])
 
+    # The detail page's fields, in its order.
     workspace_link = workspace_link_field(
         SlackInstallation, _("installations"), _("Every installation of this workspace")
     )
     masked_bot_token = masked_field("bot_token", _("bot token"))
     masked_bot_refresh_token = masked_field("bot_refresh_token", _("bot refresh token"))
-    bot_scope_list = scopes_field("bot_scopes", _("bot scopes"))
 
     @admin.display(description=_("bot token expires"))
     def bot_token_expiry(self, row: AnnotatedBot) -> str:
         return describe_expiry(row.bot_token_expires_at)
+
+    bot_scope_list = scopes_field("bot_scopes", _("bot scopes"))
 
     def tokens_to_revoke(self, row: SlackBot) -> list[tuple[str, str]]:
         return bot_tokens(row)

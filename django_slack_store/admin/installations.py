@@ -138,6 +138,16 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
             "user": len(row.user_scopes or []),
         }
 
+    # The detail page's fields, in its order (`bot_link` is a list column too).
+    masked_user_token = masked_field("user_token", _("user token"))
+    masked_user_refresh_token = masked_field("user_refresh_token", _("user refresh token"))
+
+    @admin.display(description=_("user token expires"))
+    def user_token_expiry(self, row: AnnotatedInstallation) -> str:
+        return describe_expiry(row.user_token_expires_at) if row.user_token_length else EMPTY
+
+    user_scope_list = scopes_field("user_scopes", _("user scopes"))
+
     @admin.display(description=_("bot"))
     def bot_link(self, row: AnnotatedInstallation) -> str:
         if row.bot_pk is None:
@@ -149,13 +159,6 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
     workspace_link = workspace_link_field(
         SlackBot, _("workspace history"), _("Every bot row of this workspace")
     )
-    masked_user_token = masked_field("user_token", _("user token"))
-    masked_user_refresh_token = masked_field("user_refresh_token", _("user refresh token"))
-    user_scope_list = scopes_field("user_scopes", _("user scopes"))
-
-    @admin.display(description=_("user token expires"))
-    def user_token_expiry(self, row: AnnotatedInstallation) -> str:
-        return describe_expiry(row.user_token_expires_at) if row.user_token_length else EMPTY
 
     @admin.display(description=_("incoming webhook URL"))
     def masked_incoming_webhook_url(self, row: AnnotatedInstallation) -> str:
