@@ -8,6 +8,7 @@ dead at Slack afterwards decides whether its row may be deleted (docs/admin.md, 
 import logging
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -29,7 +30,7 @@ TIMEOUT = 10
 @dataclass(frozen=True)
 class Revocation:
     """What became of one token: `dead` when it no longer works at Slack (revoked now, or before), and a
-    description for operators that never contains the token."""
+    description for operators (in the active language) that never contains the token."""
 
     dead: bool
     detail: str
@@ -43,27 +44,29 @@ def client() -> WebClient:
 def revoke(token: str, web_client: WebClient | None = None) -> Revocation:
     """Call `auth.revoke` with `token`; a missing token is reported as nothing to revoke (dead)."""
     if not token:
-        return Revocation(True, "no token to revoke")
+        return Revocation(True, gettext("no token to revoke"))
     web_client = web_client or client()
     try:
         response = web_client.auth_revoke(token=token)
     except SlackApiError as error:
         code, status = _error(error)
         if code in ALREADY_INVALID:
-            return Revocation(True, f"already invalid at Slack: {code}")
+            return Revocation(True, gettext("already invalid at Slack: %(code)s") % {"code": code})
         if code:
-            return Revocation(False, f"Slack answered {code}")
-        return Revocation(False, f"unexpected answer from Slack (HTTP {status})")
+            return Revocation(False, gettext("Slack answered %(code)s") % {"code": code})
+        return Revocation(
+            False, gettext("unexpected answer from Slack (HTTP %(status)s)") % {"status": status}
+        )
     except (SlackClientError, OSError) as error:  # OSError: urllib's URLError, timeouts, refused connections
-        return Revocation(False, f"could not reach Slack: {_reason(error)}")
+        return Revocation(False, gettext("could not reach Slack: %(reason)s") % {"reason": _reason(error)})
     except Exception:
         # Whatever else breaks, the other tokens of the selection still get their turn.
         logger.exception("auth.revoke failed unexpectedly")
-        return Revocation(False, "unexpected error (logged)")
+        return Revocation(False, gettext("unexpected error (logged)"))
     if response.get("revoked") is not True:
         # ok without revoked=true: Slack's dry run, or a proxy that did not pass the call on.
-        return Revocation(False, "Slack did not confirm the revocation")
-    return Revocation(True, "revoked")
+        return Revocation(False, gettext("Slack did not confirm the revocation"))
+    return Revocation(True, gettext("revoked"))
 
 
 def _error(error: SlackApiError) -> tuple[str | None, int | None]:

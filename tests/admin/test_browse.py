@@ -8,16 +8,9 @@ from django.contrib.admin import AdminSite
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import flatten_fieldsets
 
-from django_slack_store.admin import (
-    EMPTY,
-    HIDDEN,
-    SlackBotAdmin,
-    SlackInstallationAdmin,
-    mask_token,
-    mask_url,
-    register_admin,
-)
+from django_slack_store.admin import SlackBotAdmin, SlackInstallationAdmin, register_admin
 from django_slack_store.fields import TokenField
+from django_slack_store.masking import EMPTY, HIDDEN, mask_token, mask_url
 from django_slack_store.models import SlackBot, SlackInstallation
 from tests.admin.helpers import admin_url, assert_no_tokens, tokens_of
 from tests.factories import rotated

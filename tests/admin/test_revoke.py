@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from django_slack_store import revocation
-from django_slack_store.admin import mask_token
+from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
 from tests.admin.helpers import admin_url, assert_no_tokens, register, tokens_of
 from tests.factories import rotated

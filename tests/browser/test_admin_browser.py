@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from slack_sdk.oauth.installation_store import Installation
 
-from django_slack_store.admin import mask_token
+from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
 from tests.admin.helpers import assert_no_tokens, register, tokens_of

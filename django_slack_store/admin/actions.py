@@ -1,0 +1,205 @@
+"""The "Revoke" action: `auth.revoke` at Slack for each token of the selected rows, then a delete through the
+store, behind a confirmation page (like the admin's `delete_selected`) and the `revoke_<model>` permission.
+Every row's outcome is reported to the operator and logged as a `LogEntry`: ids and names, never a token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.admin.utils import model_ngettext
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
+from django.db import router, transaction
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
+
+from .. import revocation
+from .._typing import Subscriptable
+from ..crypto import TokenDecryptionError
+from ..masking import mask_token
+from ..models import SlackBot, SlackInstallation
+from ..stores import DjangoInstallationStore
+from .health import UNDECRYPTABLE
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin as _ModelAdmin
+    from django.db.models import Model, QuerySet
+    from django.http import HttpRequest, HttpResponse
+    from django_stubs_ext import StrOrPromise
+    from slack_sdk import WebClient
+else:
+    _ModelAdmin = Subscriptable(admin.ModelAdmin)
+
+_Model = TypeVar("_Model", bound="SlackInstallation | SlackBot")
+
+
+@dataclass
+class Target:
+    """One row the Revoke action works on, with its tokens (label, value) loaded fresh for the call."""
+
+    row: SlackInstallation | SlackBot
+    tokens: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    error: str = ""  # set when the row's tokens cannot be read: it is then kept
+    part_of: str = ""  # for a bot revoked with its installation: that installation
+
+    @property
+    def verbose_name(self) -> StrOrPromise | None:
+        return self.row._meta.verbose_name
+
+    def masked_tokens(self) -> list[tuple[str, str]]:
+        return [(label, mask_token(token)) for label, token in self.tokens]
+
+
+class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
+    """A ModelAdmin with the Revoke action; a subclass says which tokens a row has (`tokens_to_revoke`)."""
+
+    actions = ["revoke_selected"]
+    revoke_selected_confirmation_template: str | list[str] | None = None
+    # Subclass the store to have its signals sent with your class as `sender`.
+    store_class: type[DjangoInstallationStore] = DjangoInstallationStore
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        codename = get_permission_codename("revoke", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # For an action the user may not run Django only answers "No action selected"; a revoke is refused.
+        if (
+            request.method == "POST"
+            and "revoke_selected" in request.POST.getlist("action")
+            and not self.has_revoke_permission(request)
+        ):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(permissions=["revoke"], description=_("Revoke selected %(verbose_name_plural)s at Slack"))
+    @sensitive_variables()  # the tokens of every row (and, in an error report, of everything it calls)
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[_Model]) -> TemplateResponse | None:
+        """Like Django's `delete_selected`: a confirmation page, then the work, then back to the list."""
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        confirmed = bool(request.POST.get("post"))
+        targets = self.revoke_targets(request, list(queryset.values_list("pk", flat=True)), confirmed)
+        if confirmed:
+            web_client = revocation.client()
+            for target in targets:
+                self.revoke_target(request, target, web_client)
+            return None
+        return self.revoke_confirmation(request, queryset, targets)
+
+    def revoke_targets(self, request: HttpRequest, pks: list[int], confirmed: bool) -> list[Target]:
+        targets = (load_target(self.model, pk, self.tokens_to_revoke) for pk in pks)
+        return [target for target in targets if target is not None]
+
+    def tokens_to_revoke(self, row: _Model) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def revoke_confirmation(
+        self, request: HttpRequest, queryset: QuerySet[_Model], targets: list[Target], **context: Any
+    ) -> TemplateResponse:
+        opts = self.opts
+        request.current_app = self.admin_site.name
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Revoke at Slack"),
+            "subtitle": None,
+            "objects_name": str(model_ngettext(queryset)),
+            "targets": targets,
+            "selected_pks": [target.row.pk for target in targets if not target.part_of],
+            "opts": opts,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+            **context,
+        }
+        return TemplateResponse(
+            request,
+            self.revoke_selected_confirmation_template
+            or [
+                f"admin/{opts.app_label}/{opts.model_name}/revoke_selected_confirmation.html",
+                f"admin/{opts.app_label}/revoke_selected_confirmation.html",
+            ],
+            context,
+        )
+
+    def revoke_target(self, request: HttpRequest, target: Target, web_client: WebClient) -> None:
+        """Revoke one row's tokens, then delete it if all of them are dead at Slack; report either way."""
+        row = target.row
+        name = gettext("%(model)s “%(row)s”") % {"model": target.verbose_name, "row": row}
+        if target.error:
+            kept = gettext("%(name)s was kept: %(reason)s.")
+            self.revoke_failed(request, row, kept % {"name": name, "reason": target.error})
+            return
+        results = [(label, revocation.revoke(token, web_client)) for label, token in target.tokens]
+        failed = [
+            gettext("%(token)s: %(outcome)s") % {"token": label, "outcome": result.detail}
+            for label, result in results
+            if not result.dead
+        ]
+        if failed:
+            kept = gettext("%(name)s was kept: could not revoke its %(failures)s.")
+            self.revoke_failed(request, row, kept % {"name": name, "failures": "; ".join(failed)})
+            return
+        done = "; ".join(
+            gettext("%(token)s %(outcome)s") % {"token": label, "outcome": result.detail}
+            for label, result in results
+        )
+        values = {"name": name, "outcomes": done or gettext("no token to revoke")}
+        store = self.store_class(client_id=row.client_id)
+        # The one of the row's model.
+        delete_rows: Callable[[list[Any]], int] = (
+            store.delete_bot_rows if isinstance(row, SlackBot) else store.delete_installation_rows
+        )
+        with transaction.atomic(using=router.db_for_write(type(row))):
+            if delete_rows([row]):
+                if results:
+                    logged = gettext("Revoked at Slack and deleted (%(outcomes)s).")
+                    shown = gettext("Revoked at Slack and deleted %(name)s (%(outcomes)s).")
+                else:
+                    logged = gettext("Deleted (%(outcomes)s).")
+                    shown = gettext("Deleted %(name)s (%(outcomes)s).")
+                _log(request, row, DELETION, logged % values)
+                self.message_user(request, shown % values, messages.SUCCESS)
+                return
+        kept = gettext(
+            "%(name)s was kept: it was rewritten (a token rotation) or deleted after it was read, so what "
+            "was revoked (%(outcomes)s) may not be what it holds now. Revoke it again."
+        )
+        self.revoke_failed(request, row, kept % values)
+
+    def revoke_failed(self, request: HttpRequest, row: SlackInstallation | SlackBot, message: str) -> None:
+        _log(request, row, CHANGE, gettext("Revoke failed: %(message)s") % {"message": message})
+        self.message_user(request, message, messages.ERROR)
+
+
+def load_target(
+    model: type[_Model], pk: int | None, tokens: Callable[[_Model], list[tuple[str, str]]]
+) -> Target | None:
+    """The row as it is now, tokens included (None if it is gone). Rows are read one by one so that one whose
+    token no configured key decrypts is reported on its own instead of failing the whole action."""
+    # The plugin types the manager of `type[_Model]` by the TypeVar's bound; the row is a `model`.
+    row = cast("_Model | None", model._default_manager.filter(pk=pk).first())
+    if row is None:
+        return None
+    try:
+        return Target(row, tokens(row))
+    except TokenDecryptionError:  # raised when the token attribute is read (fields.TokenAttribute)
+        return Target(row, error=gettext("its token %(problem)s") % {"problem": UNDECRYPTABLE})
+
+
+def _log(request: HttpRequest, row: Model, action_flag: int, message: str) -> None:
+    LogEntry.objects.log_actions(
+        user_id=cast("int | str", request.user.pk),  # typed as maybe anonymous: admin users are not
+        queryset=[row],
+        action_flag=action_flag,
+        change_message=message,
+        single_object=True,
+    )

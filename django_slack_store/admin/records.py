@@ -1,0 +1,176 @@
+"""`SlackRecordAdmin`: what the installation and bot admins share. Rows are read-only (the store owns them),
+tokens are never selected for a list and shown masked on a detail page, and the one way out is Revoke."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from ..crypto import TokenDecryptionError
+from ..masking import EMPTY, mask_token
+from .actions import RevokeAdmin
+from .health import UNDECRYPTABLE, Health, render_health
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.db.models import Model, QuerySet
+    from django.http import HttpRequest
+    from django_stubs_ext import StrOrPromise
+
+    from ..models import SlackBot, SlackInstallation
+    from .bots import AnnotatedBot
+    from .installations import AnnotatedInstallation
+
+    # A display method made for an admin class, set in its body.
+    _Field = Callable[["SlackRecordAdmin[Any, Any]", Any], StrOrPromise]
+
+_Model = TypeVar("_Model", bound="SlackInstallation | SlackBot")
+_Row = TypeVar("_Row", bound="AnnotatedInstallation | AnnotatedBot")
+
+
+class RecordAnnotations(TypedDict):
+    """What `annotate()` adds to the rows of both admins."""
+
+    health: int  # a Health
+
+
+class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
+    """What the installation and bot admins share: read-only rows, masked tokens, the Revoke action."""
+
+    date_hierarchy = "installed_at"
+    show_facets = admin.ShowFacets.ALLOW
+    list_per_page = 50
+    ordering = ("-installed_at", "-id")
+    token_fields: tuple[str, ...] = ()  # never selected for the changelist, shown masked on the detail page
+    latest_by = "installed_at"  # what "latest per workspace" means: the row the store serves
+    health_choices: tuple[Health, ...] = ()
+
+    class Media:
+        css = {"all": ["django_slack_store/admin.css"]}
+
+    if TYPE_CHECKING:
+
+        def health_details(self, row: _Row) -> StrOrPromise:
+            """What the health badge's tooltip says about the row's tokens (each admin has its own)."""
+            ...
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_Model]:
+        rows = super().get_queryset(request).defer(*self.token_fields)
+        return self.annotate(rows, int(time.time()))
+
+    def annotate(self, rows: QuerySet[_Model], now: int) -> QuerySet[_Model]:
+        raise NotImplementedError
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[_Model], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term != search_term.upper():
+            # Slack ids are upper case, and MariaDB compares the id columns case-sensitively (SlackIdField).
+            upper = super().get_search_results(request, queryset, search_term.upper())[0]
+            results = results | upper
+        return results, may_have_duplicates
+
+    # -- read-only: no add, no edit, no plain delete ----------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: _Model | None = None) -> bool:
+        return False  # the detail page is Django's view-only page
+
+    def has_delete_permission(self, request: HttpRequest, obj: _Model | None = None) -> bool:
+        # A plain delete would leave the tokens working at Slack and bypass the store's signals: revoke.
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: _Model | None = None) -> list[str]:
+        return flatten_fieldsets(self.get_fieldsets(request, obj))
+
+    # -- columns and fields shared by both -------------------------------------------------------------------
+
+    @admin.display(description=_("workspace"), ordering="team_name")
+    def workspace(self, row: _Row) -> str:
+        return _named(row.team_name, row.team_id)
+
+    @admin.display(description=_("enterprise"), ordering="enterprise_name")
+    def enterprise(self, row: _Row) -> str:
+        return _named(row.enterprise_name, row.enterprise_id)
+
+    @admin.display(description=_("token health"), ordering="health")
+    def health_badge(self, row: _Row) -> str:
+        return render_health(Health(row.health), self.health_details(row))
+
+    @admin.display(description=_("custom values"))
+    def pretty_custom_values(self, row: _Row) -> str:
+        text = json.dumps(row.custom_values, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html('<pre class="dss-json">{}</pre>', text)
+
+    def admin_url(self, model: type[Model], view: str, *args: object, query: str = "") -> str | None:
+        """A link into this admin site, or None when `model` is not registered on it."""
+        if not self.admin_site.is_registered(model):
+            return None
+        opts = model._meta
+        try:
+            url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_{view}", args=args)
+        except NoReverseMatch:
+            return None
+        return f"{url}?{query}" if query else url
+
+    def workspace_query(self, row: _Row) -> str:
+        return urlencode(
+            {"client_id": row.client_id, "enterprise_id": row.enterprise_id, "team_id": row.team_id}
+        )
+
+
+# -- fields each admin makes for its own columns: `masked_bot_token = masked_field("bot_token", ...)`
+
+
+def masked_field(name: str, description: StrOrPromise) -> _Field:
+    """The token in the column `name`, masked; a token no configured key decrypts does not break the page."""
+
+    @admin.display(description=description)
+    def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> StrOrPromise:
+        try:
+            return format_html('<span class="dss-token">{}</span>', mask_token(getattr(row, name)))
+        except TokenDecryptionError:
+            return UNDECRYPTABLE
+
+    return field
+
+
+def scopes_field(name: str, description: StrOrPromise) -> _Field:
+    """The scopes in the column `name`, comma-separated."""
+
+    @admin.display(description=description)
+    def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> str:
+        return ", ".join(getattr(row, name) or []) or EMPTY
+
+    return field
+
+
+def workspace_link_field(model: type[Model], description: StrOrPromise, text: StrOrPromise) -> _Field:
+    """A link to the rows of `model` of the row's workspace (when `model` is registered on the same site)."""
+
+    @admin.display(description=description)
+    def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> str:
+        url = model_admin.admin_url(model, "changelist", query=model_admin.workspace_query(row))
+        return format_html('<a href="{}">{}</a>', url, text) if url else EMPTY
+
+    return field
+
+
+def _named(name: str | None, slack_id: str) -> str:
+    if not slack_id:
+        return name or EMPTY
+    if not name:
+        return slack_id
+    return format_html('{} <span class="dss-id">{}</span>', name, slack_id)
