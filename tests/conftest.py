@@ -1,7 +1,7 @@
 import pytest
 
-from tests import pgbouncer
-from tests.store_api import CLIENT_ID, MODES, store_api
+from tests.support import pgbouncer
+from tests.support.store_api import CLIENT_ID, MODES, store_api
 
 
 def pytest_report_header(config):
@@ -52,7 +52,7 @@ def django_db_setup(_dropped_test_databases, django_db_setup, django_db_keepdb):
 @pytest.fixture(params=MODES)
 def api(request):
     """The store under test, through its sync API, its async twins, or (on PostgreSQL) its native async
-    path: each test runs with each (tests/store_api.py)."""
+    path: each test runs with each (tests/support/store_api.py)."""
     from django_slack_store.stores import DjangoInstallationStore
 
     yield from store_api(request, DjangoInstallationStore(client_id=CLIENT_ID))
@@ -74,8 +74,9 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture
 def fake_slack(monkeypatch):
-    """A fake Slack Web API on 127.0.0.1 for one test (tests/fake_slack.py): clients use its `base_url`."""
-    from tests.fake_slack import FakeSlack
+    """A fake Slack Web API on 127.0.0.1 for one test (tests/support/fake_slack.py): clients use its
+    `base_url`."""
+    from tests.support.fake_slack import FakeSlack
 
     # slack_sdk sends every request through HTTP(S)_PROXY when set, ignoring NO_PROXY, even to 127.0.0.1.
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):

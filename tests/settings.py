@@ -3,7 +3,7 @@
 The database comes from the environment, so one suite runs on every backend we support:
 
     DB_BACKEND   sqlite (default) | postgresql | mariadb | pgbouncer (PostgreSQL through a PgBouncer in
-                 transaction mode that this process starts: tests/pgbouncer.py)
+                 transaction mode that this process starts: tests/support/pgbouncer.py)
     DB_HOST      default 127.0.0.1
     DB_PORT      default 5432 for postgresql and pgbouncer (the real server's), 3306 for mariadb
     DB_USER      default postgres for postgresql and pgbouncer, root for mariadb
@@ -46,7 +46,7 @@ else:
     _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 
 if _backend == "pgbouncer":
-    from tests import pgbouncer
+    from tests.support import pgbouncer
 
     _bouncer = pgbouncer.start(_database["HOST"], _database["PORT"], _database["USER"], _database["PASSWORD"])
     _database.update(HOST=_bouncer.host, PORT=str(_bouncer.port))

@@ -1,9 +1,9 @@
 """Bolt for Python, sync `App` and `AsyncApp`, authorizing signed Slack requests through the store.
 
-Only the Slack Web API is fake (tests/fake_slack.py, a real HTTP server); Bolt, slack_sdk's clients and the
-store are real. Each test runs with both apps. The async app runs under `async_to_sync` from a plain test
-function, so the store's thread-sensitive `sync_to_async` work lands on this thread's database connection,
-inside the test's transaction.
+Only the Slack Web API is fake (tests/support/fake_slack.py, a real HTTP server); Bolt, slack_sdk's clients
+and the store are real. Each test runs with both apps. The async app runs under `async_to_sync` from a plain
+test function, so the store's thread-sensitive `sync_to_async` work lands on this thread's database
+connection, inside the test's transaction.
 """
 
 import time
@@ -22,8 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
-from tests.factories import InstallationFactory
-from tests.slack_requests import BOT_USER_ID, SIGNING_SECRET, dispatch, event_callback
+from tests.support.factories import InstallationFactory
+from tests.support.slack_requests import BOT_USER_ID, SIGNING_SECRET, dispatch, event_callback
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "test-client-secret"

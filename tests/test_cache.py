@@ -19,9 +19,9 @@ from django.db import connection, transaction
 from django_slack_store import statements
 from django_slack_store.models import SlackBot
 from django_slack_store.stores import DjangoInstallationStore
-from tests.factories import InstallationFactory, rotated
-from tests.store_api import CLIENT_ID, MODES, store_api
-from tests.test_transactions import needs_server_database
+from tests.support.concurrency import needs_server_database
+from tests.support.factories import InstallationFactory, rotated
+from tests.support.store_api import CLIENT_ID, MODES, store_api
 
 REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
@@ -249,7 +249,7 @@ def test_the_store_holds_no_per_team_state(api):
 
 
 class Peer:
-    """`tests/cache_peer.py` in a process of its own, on this test's database and Redis cache."""
+    """`tests/support/cache_peer.py` in a process of its own, on this test's database and Redis cache."""
 
     def __init__(self, key_prefix):
         database = connection.settings_dict
@@ -260,7 +260,7 @@ class Peer:
             "PEER_KEY_PREFIX": key_prefix,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.cache_peer"],
+            [sys.executable, "-m", "tests.support.cache_peer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

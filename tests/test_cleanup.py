@@ -11,8 +11,8 @@ from django.db import connection
 from django_slack_store.fields import UTC
 from django_slack_store.models import NO_ID, SlackBot, SlackInstallation, SlackOAuthState
 from django_slack_store.stores import DjangoInstallationStore, PrunedHistory
-from tests.factories import BASE_TIME, InstallationFactory, rotated
-from tests.store_api import CLIENT_ID
+from tests.support.factories import BASE_TIME, InstallationFactory, rotated
+from tests.support.store_api import CLIENT_ID
 
 LOOKUPS = [
     {"enterprise_id": None, "team_id": "T0HIST"},

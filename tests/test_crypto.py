@@ -11,7 +11,7 @@ from django_slack_store.crypto import PREFIX, TokenDecryptionError, derive_key
 from django_slack_store.fields import UndecryptableToken
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
-from tests.at_rest import (
+from tests.support.at_rest import (
     NEW_KEY,
     OLD_KEY,
     OTHER_KEY,
@@ -21,8 +21,8 @@ from tests.at_rest import (
     raw_tokens,
     set_raw_token,
 )
-from tests.factories import BotFactory, InstallationFactory
-from tests.store_api import CLIENT_ID
+from tests.support.factories import BotFactory, InstallationFactory
+from tests.support.store_api import CLIENT_ID
 
 
 def find(api, installation, **kwargs):

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 
 from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
-from tests.factories import BASE_TIME, InstallationFactory, rotated
-from tests.store_api import CLIENT_ID
+from tests.support.factories import BASE_TIME, InstallationFactory, rotated
+from tests.support.store_api import CLIENT_ID
 
 TOKENS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 LOOKUPS = [

@@ -19,8 +19,8 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 
 from django_slack_store import crypto
 from django_slack_store.models import SlackBot, SlackInstallation
-from tests.factories import BotFactory, InstallationFactory
-from tests.store_api import CLIENT_ID
+from tests.support.factories import BotFactory, InstallationFactory
+from tests.support.store_api import CLIENT_ID
 
 UTC = datetime.timezone.utc
 

@@ -7,8 +7,8 @@ from django.utils.functional import Promise
 
 from django_slack_store.models import SlackBot, SlackInstallation, SlackOAuthState
 from django_slack_store.stores import DjangoInstallationStore
-from tests.factories import InstallationFactory
-from tests.store_api import CLIENT_ID
+from tests.support.factories import InstallationFactory
+from tests.support.store_api import CLIENT_ID
 
 
 def test_model_labels_and_help_texts_are_translatable():

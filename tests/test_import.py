@@ -26,8 +26,8 @@ from django_slack_store import transfer
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.rows import BOT_FIELDS
 from django_slack_store.stores import DjangoInstallationStore
-from tests.factories import BASE_TIME, InstallationFactory, rotated
-from tests.store_api import CLIENT_ID
+from tests.support.factories import BASE_TIME, InstallationFactory, rotated
+from tests.support.store_api import CLIENT_ID
 
 sqlalchemy = pytest.importorskip("sqlalchemy", reason="the [import] extra (SQLAlchemy) is not installed")
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore  # noqa: E402

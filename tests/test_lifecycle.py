@@ -17,9 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from django_slack_store.bolt import enable_lifecycle_listeners
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
-from tests.factories import InstallationFactory
-from tests.slack_requests import SIGNING_SECRET, dispatch, event_callback
-from tests.store_api import CLIENT_ID
+from tests.support.factories import InstallationFactory
+from tests.support.slack_requests import SIGNING_SECRET, dispatch, event_callback
+from tests.support.store_api import CLIENT_ID
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

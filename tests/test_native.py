@@ -14,9 +14,9 @@ from django.db import DatabaseError, ProgrammingError, connection, connections, 
 from django_slack_store import native
 from django_slack_store.models import SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
-from tests import pgbouncer
-from tests.factories import InstallationFactory
-from tests.store_api import CLIENT_ID, NATIVE, close_thread_hop_connections, native_statements, run
+from tests.support import pgbouncer
+from tests.support.factories import InstallationFactory
+from tests.support.store_api import CLIENT_ID, NATIVE, close_thread_hop_connections, native_statements, run
 
 needs_native = pytest.mark.skipif(not NATIVE, reason="the native path runs on PostgreSQL only")
 pytestmark = pytest.mark.django_db(transaction=True)

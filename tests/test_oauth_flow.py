@@ -1,6 +1,7 @@
 """A whole install through Bolt's OAuth flow, sync `App` and `AsyncApp`, on both of our stores.
 
-Bolt, slack_sdk's clients and the stores are real; only the Slack Web API is fake (tests/fake_slack.py).
+Bolt, slack_sdk's clients and the stores are real; only the Slack Web API is fake
+(tests/support/fake_slack.py).
 The browser's two GETs reach the app's OAuth flow the way every Bolt adapter sends them (Django's, ASGI's):
 by path, to `oauth_flow.handle_installation` and `oauth_flow.handle_callback`. `App.dispatch` is not the
 way in: it takes Slack's signed POSTs only, and a `BoltRequest` carries neither a path nor a method.
@@ -22,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from django_slack_store.models import SlackBot, SlackInstallation, SlackOAuthState
 from django_slack_store.oauth_state import DjangoOAuthStateStore
 from django_slack_store.stores import DjangoInstallationStore
-from tests.fake_slack import OAuthGrant
+from tests.support.fake_slack import OAuthGrant
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "test-client-secret"

@@ -18,8 +18,8 @@ from django_slack_store import stores
 from django_slack_store.fields import UTC
 from django_slack_store.models import SlackOAuthState
 from django_slack_store.oauth_state import DjangoOAuthStateStore
-from tests.store_api import MODES, StoreAPI, store_api
-from tests.test_transactions import in_threads, needs_server_database, run_while_rows_locked
+from tests.support.concurrency import in_threads, needs_server_database, run_while_rows_locked
+from tests.support.store_api import MODES, StoreAPI, store_api
 
 EXPIRATION = 600
 # Instants as integer microseconds, so the edges below are exact: one with microseconds, one whole second

@@ -1,4 +1,5 @@
-"""DB_BACKEND=pgbouncer really runs the suite through PgBouncer in transaction mode (tests/pgbouncer.py)."""
+"""DB_BACKEND=pgbouncer really runs the suite through PgBouncer in transaction mode
+(tests/support/pgbouncer.py)."""
 
 import os
 
@@ -6,7 +7,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests import pgbouncer
+from tests.support import pgbouncer
 
 bouncer = pgbouncer.running()
 this_run = os.environ.get("DB_BACKEND", "sqlite")

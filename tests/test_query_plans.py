@@ -10,8 +10,8 @@ from django.db import connection
 from django_slack_store import statements
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.rows import BOT_FIELDS
-from tests.factories import BASE_TIME
-from tests.store_api import CLIENT_ID
+from tests.support.factories import BASE_TIME
+from tests.support.store_api import CLIENT_ID
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's query plans")
 

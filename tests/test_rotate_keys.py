@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django_slack_store.crypto import FERNET_PREFIX, PREFIX
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
-from tests.at_rest import (
+from tests.support.at_rest import (
     NEW_KEY,
     OLD_KEY,
     OTHER_KEY,
@@ -20,8 +20,8 @@ from tests.at_rest import (
     raw_tokens,
     set_raw_token,
 )
-from tests.factories import InstallationFactory
-from tests.store_api import CLIENT_ID
+from tests.support.factories import InstallationFactory
+from tests.support.store_api import CLIENT_ID
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import pytest
 from django.db import transaction
 
 from django_slack_store.models import SlackBot, SlackInstallation
-from tests.factories import InstallationFactory, rotated
-from tests.store_api import CLIENT_ID
+from tests.support.factories import InstallationFactory, rotated
+from tests.support.store_api import CLIENT_ID
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,8 +11,8 @@ from django.db import transaction
 from django_slack_store import signals
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
-from tests.factories import BotFactory, InstallationFactory
-from tests.store_api import CLIENT_ID
+from tests.support.factories import BotFactory, InstallationFactory
+from tests.support.store_api import CLIENT_ID
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

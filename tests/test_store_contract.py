@@ -7,7 +7,7 @@ from django.db import OperationalError, connection
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.rows import BOT_FIELDS
 from django_slack_store.stores import DjangoInstallationStore
-from tests.factories import BASE_TIME, BotFactory, InstallationFactory, rotated
+from tests.support.factories import BASE_TIME, BotFactory, InstallationFactory, rotated
 
 
 def find(api, installation, **kwargs):

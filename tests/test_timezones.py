@@ -9,7 +9,7 @@ import time
 import pytest
 
 from django_slack_store.models import SlackInstallation
-from tests.factories import InstallationFactory, rotated
+from tests.support.factories import InstallationFactory, rotated
 
 ZONES = ["UTC", "Asia/Tokyo", "America/New_York"]
 UTC = datetime.timezone.utc

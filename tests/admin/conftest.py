@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from django_slack_store.stores import DjangoInstallationStore
-from tests.factories import InstallationFactory
-from tests.store_api import CLIENT_ID
+from tests.support.factories import InstallationFactory
+from tests.support.store_api import CLIENT_ID
 
 
 @pytest.fixture

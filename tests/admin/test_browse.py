@@ -12,8 +12,8 @@ from django_slack_store.admin import SlackBotAdmin, SlackInstallationAdmin, regi
 from django_slack_store.fields import TokenField
 from django_slack_store.masking import EMPTY, HIDDEN, mask_token, mask_url
 from django_slack_store.models import SlackBot, SlackInstallation
-from tests.admin.helpers import admin_url, assert_no_tokens, tokens_of
-from tests.factories import rotated
+from tests.support.admin import admin_url, assert_no_tokens, tokens_of
+from tests.support.factories import rotated
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +206,7 @@ def test_facets_count_every_filter_choice(admin_client, health_zoo):
 
 
 def test_the_date_hierarchy(admin_client, install):
-    install(team_id="T0DATED")  # installed in November 2023 (tests/factories.py BASE_TIME)
+    install(team_id="T0DATED")  # installed in November 2023 (tests/support/factories.py BASE_TIME)
     assert listed(get(admin_client, "slackinstallation", installed_at__year=2023)) == ["T0DATED"]
     assert listed(get(admin_client, "slackinstallation", installed_at__year=2024)) == []
     assert listed(get(admin_client, "slackbot", installed_at__year=2023, installed_at__month=11)) == [

@@ -15,9 +15,9 @@ from slack_sdk.web import SlackResponse
 from django_slack_store import revocation
 from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
-from tests.admin.helpers import admin_url, assert_no_tokens, register, tokens_of
-from tests.factories import rotated
-from tests.store_api import CLIENT_ID
+from tests.support.admin import admin_url, assert_no_tokens, register, tokens_of
+from tests.support.factories import rotated
+from tests.support.store_api import CLIENT_ID
 
 pytestmark = pytest.mark.django_db
 

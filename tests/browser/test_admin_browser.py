@@ -12,8 +12,8 @@ from slack_sdk.oauth.installation_store import Installation
 from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
-from tests.admin.helpers import assert_no_tokens, register, tokens_of
-from tests.store_api import CLIENT_ID
+from tests.support.admin import assert_no_tokens, register, tokens_of
+from tests.support.store_api import CLIENT_ID
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

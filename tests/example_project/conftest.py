@@ -6,15 +6,18 @@ import sys
 import pytest
 from cryptography.fernet import Fernet
 
-from tests import pgbouncer
-from tests.example_project.server import ExampleServer, clean_environment, run
-from tests.fake_slack import FakeSlack
-from tests.slack_requests import SIGNING_SECRET
-
-CLIENT_ID = "1111.2222"
-CLIENT_SECRET = "test-client-secret"
-BOT_SCOPES = "app_mentions:read,chat:write"
-USER_SCOPES = "search:read"
+from tests.support import pgbouncer
+from tests.support.example_server import (
+    BOT_SCOPES,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    USER_SCOPES,
+    ExampleServer,
+    clean_environment,
+    run,
+)
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_requests import SIGNING_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +92,8 @@ def example_database(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def slack():
-    """The fake Slack Web API that the example server calls (tests/fake_slack.py), shared by a module's tests:
-    each test installs its own workspace and looks at the calls made with its own tokens."""
+    """The fake Slack Web API that the example server calls (tests/support/fake_slack.py), shared by a
+    module's tests: each test installs its own workspace and looks at the calls made with its own tokens."""
     with FakeSlack() as fake:
         yield fake
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.example_project.server import REPO, clean_environment, run
+from tests.support.example_server import REPO, clean_environment, run
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("DB_BACKEND", "sqlite") != "sqlite",

@@ -1,6 +1,6 @@
 """The example project end to end: daphne serving example_project.asgi, driven over HTTP as Slack and an
-installer's browser drive it, with the Slack Web API faked (tests/fake_slack.py) and the database read by
-the example's own `manage.py` in another process. Runs on this run's database backend (DB_BACKEND).
+installer's browser drive it, with the Slack Web API faked (tests/support/fake_slack.py) and the database read
+by the example's own `manage.py` in another process. Runs on this run's database backend (DB_BACKEND).
 
 Each test installs its own workspace through the real OAuth flow, on one server shared by the module.
 """
@@ -9,9 +9,9 @@ import re
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.example_project.conftest import BOT_SCOPES, CLIENT_ID, CLIENT_SECRET, USER_SCOPES
-from tests.fake_slack import OAuthGrant
-from tests.slack_requests import BOT_USER_ID, SIGNING_SECRET, event_callback
+from tests.support.example_server import BOT_SCOPES, CLIENT_ID, CLIENT_SECRET, USER_SCOPES
+from tests.support.fake_slack import OAuthGrant
+from tests.support.slack_requests import BOT_USER_ID, SIGNING_SECRET, event_callback
 
 COOKIE = "slack-app-oauth-state"
 MENTIONER_ID = "U0MENTIONER"

@@ -16,6 +16,11 @@ from pathlib import Path
 from slack_sdk.signature import SignatureVerifier
 
 REPO = Path(__file__).resolve().parents[2]
+# The Slack app the example server is configured as.
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "test-client-secret"
+BOT_SCOPES = "app_mentions:read,chat:write"
+USER_SCOPES = "search:read"
 # Port 0: daphne binds a free port and logs which, so no other process can take it in between.
 DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "0", "example_project.asgi:application"]
 

@@ -1,4 +1,4 @@
-"""A second process sharing the test's database and Redis cache: `python -m tests.cache_peer`.
+"""A second process sharing the test's database and Redis cache: `python -m tests.support.cache_peer`.
 
 The test writes one JSON command per line on stdin; the peer answers each with one JSON line on stdout:
 
@@ -35,7 +35,7 @@ def main():
     from slack_sdk.oauth.installation_store import Installation
 
     from django_slack_store.stores import DjangoInstallationStore
-    from tests.store_api import CLIENT_ID
+    from tests.support.store_api import CLIENT_ID
 
     store = DjangoInstallationStore(CLIENT_ID)
     for line in sys.stdin:
