@@ -25,12 +25,10 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connections, router
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import router
 from slack_sdk.oauth.state_store import OAuthStateStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
@@ -81,11 +79,16 @@ class DjangoOAuthStateStore(OAuthStateStore, AsyncOAuthStateStore):
         database = await native.database(self.state_model)
         if database is None:
             return await sync_to_async(self.issue)(*args, **kwargs)
-        state, now = secrets.token_urlsafe(STATE_BYTES), self._now()
-        row, model, prep = self._row(state, now), self.state_model, self._prep(database.wrapper)
-        await database.execute(statements.issue_state_statement(model, database.using), prep(**row))
-        purge = statements.purge_states_statement(model, database.using)
-        self._log_purged(await database.execute(purge, [*prep(expires_at=now), self.purge_batch_size]))
+        state, now, model, using = (
+            secrets.token_urlsafe(STATE_BYTES),
+            self._now(),
+            self.state_model,
+            database.using,
+        )
+        async with database.connection() as tx:
+            await statements.issue_state_statement(model, using).aexecute(tx, self._row(state, now))
+            purge = statements.purge_states_statement(model, using)
+            self._log_purged(await purge.aexecute(tx, {"expires_at": now}, self.purge_batch_size))
         return state
 
     def consume(self, state: str) -> bool:
@@ -93,12 +96,10 @@ class DjangoOAuthStateStore(OAuthStateStore, AsyncOAuthStateStore):
         if digest is None:
             return self._refused("malformed")
         using = router.db_for_write(self.state_model)
-        connection = connections[using]
-        with native.sync_cursor(connection) as cursor:
-            sql = statements.consume_state_statement(self.state_model, using)
-            cursor.execute(sql, self._prep(connection)(digest=digest, expires_at=self._now()))
-            consumed: bool = cursor.rowcount > 0  # the DB-API cursor is untyped
-        return consumed or self._refused("unknown, expired or already used")
+        consumed = statements.consume_state_statement(self.state_model, using).execute(
+            using, self._valid(digest)
+        )
+        return consumed > 0 or self._refused("unknown, expired or already used")
 
     async def async_consume(self, state: str) -> bool:
         database = await native.database(self.state_model)
@@ -107,18 +108,14 @@ class DjangoOAuthStateStore(OAuthStateStore, AsyncOAuthStateStore):
         digest = _digest(state)
         if digest is None:
             return self._refused("malformed")
-        sql = statements.consume_state_statement(self.state_model, database.using)
-        params = self._prep(database.wrapper)(digest=digest, expires_at=self._now())
-        return await database.execute(sql, params) > 0 or self._refused("unknown, expired or already used")
+        statement = statements.consume_state_statement(self.state_model, database.using)
+        async with database.connection() as tx:
+            consumed = await statement.aexecute(tx, self._valid(digest))
+        return consumed > 0 or self._refused("unknown, expired or already used")
 
-    def _prep(self, connection: BaseDatabaseWrapper) -> Callable[..., list[Any]]:
-        """Column values, by field name, as `connection` takes them (in the order given)."""
-        fields = {field.name: field for field in self.state_model._meta.concrete_fields}
-
-        def prep(**values: Any) -> list[Any]:
-            return [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
-
-        return prep
+    def _valid(self, digest: str) -> dict[str, Any]:
+        """What a consume matches: the digest, still valid now."""
+        return {"digest": digest, "expires_at": self._now()}
 
     def _now(self) -> datetime.datetime:
         return datetime.datetime.fromtimestamp(self.clock(), UTC)

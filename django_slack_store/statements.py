@@ -18,7 +18,7 @@ installation statement joins it through a scalar subquery in the same round trip
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 from django.core.signals import setting_changed
@@ -180,20 +180,31 @@ def installation_statement(
     return Statement(sql, tuple(names + bot_names), tuple(converters), bot_key_first=True)
 
 
-class Upsert(NamedTuple):
-    """An INSERT of one row that updates the row of the same identity instead, when there is one."""
+class Write(NamedTuple):
+    """A statement whose parameters are column values, by field name, prepared as Django saves them (token
+    encryption, exact instants, JSON), then `extra` parameters as given."""
 
     sql: str
     fields: tuple[Field[Any, Any], ...]
 
     @sensitive_variables()
-    def params(self, values: dict[str, Any], connection: BaseDatabaseWrapper) -> list[Any]:
-        return [field.get_db_prep_save(values[field.name], connection) for field in self.fields]
+    def params(self, values: Mapping[str, Any], connection: BaseDatabaseWrapper, *extra: Any) -> list[Any]:
+        return [*(field.get_db_prep_save(values[field.name], connection) for field in self.fields), *extra]
 
-    def execute(self, using: str, values: dict[str, Any]) -> None:
+    # `values` hold tokens: error reports must not show them, whichever path called.
+    @sensitive_variables()
+    def execute(self, using: str, values: Mapping[str, Any], *extra: Any) -> int:
+        """Run on Django's connection `using`; returns the row count."""
         connection = connections[using]
         with native.sync_cursor(connection) as cursor:
-            cursor.execute(self.sql, self.params(values, connection))
+            cursor.execute(self.sql, self.params(values, connection, *extra))
+            count: int = cursor.rowcount  # the DB-API cursor is untyped
+        return count
+
+    @sensitive_variables()
+    async def aexecute(self, tx: native.Transaction, values: Mapping[str, Any], *extra: Any) -> int:
+        """`execute()` on the native async path."""
+        return await tx.execute(self.sql, self.params(values, tx.wrapper, *extra))
 
 
 @functools.cache
@@ -203,9 +214,9 @@ def upsert_statement(
     names: tuple[str, ...],
     identity: tuple[str, ...],
     update_names: tuple[str, ...],
-) -> Upsert:
+) -> Write:
     """Insert the columns `names`; on a conflict with the `identity` constraint, update `update_names`.
-    Parameters: `Upsert.execute()`'s values, by field name."""
+    Values: the columns `names`."""
     connection = connections[using]
     quote, opts = connection.ops.quote_name, model._meta
     fields = tuple(_field(opts, name) for name in names)
@@ -218,16 +229,19 @@ def upsert_statement(
         f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(_column(field)) for field in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))}) {suffix}"
     )
-    return Upsert(sql, fields)
+    return Write(sql, fields)
 
 
 @functools.cache
-def delete_statement(model: type[Model], using: str, by_user: bool, written_before: bool) -> str:
+def delete_statement(model: type[Model], using: str, by_user: bool, written_before: bool) -> Write:
     """DELETE every row of a key (of one user, with `by_user`), or only those written before an instant.
-    Parameters: the key, then the instant. The native path's delete: the sync one is the ORM's."""
+    Values: `updated_at` (the instant, with `written_before`); extra parameters: the key. The native path's
+    delete: the sync one is the ORM's."""
     rows = _Names(model, using)
-    sql = f"DELETE FROM {rows.table} WHERE {rows.key(by_user)}"
-    return sql + f" AND {rows('updated_at')} < %s" if written_before else sql
+    if not written_before:
+        return Write(f"DELETE FROM {rows.table} WHERE {rows.key(by_user)}", ())
+    sql = f"DELETE FROM {rows.table} WHERE {rows('updated_at')} < %s AND {rows.key(by_user)}"
+    return Write(sql, (_field(model._meta, "updated_at"),))
 
 
 @functools.cache
@@ -258,30 +272,34 @@ def delete_rows_statement(model: type[Model], using: str) -> str:
 
 
 @functools.cache
-def consume_state_statement(model: type[Model], using: str) -> str:
+def consume_state_statement(model: type[Model], using: str) -> Write:
     """DELETE the state of a digest if it is still valid: one statement, whose row count is the answer, so
-    of two concurrent consumes the database lets one succeed. Parameters: the digest, the current instant."""
+    of two concurrent consumes the database lets one succeed. Values: `digest`, `expires_at` (now)."""
     states = _Names(model, using)
-    return f"DELETE FROM {states.table} WHERE {states('digest')} = %s AND {states('expires_at')} > %s"
+    sql = f"DELETE FROM {states.table} WHERE {states('digest')} = %s AND {states('expires_at')} > %s"
+    return Write(sql, _fields(model, "digest", "expires_at"))
 
 
 @functools.cache
-def issue_state_statement(model: type[Model], using: str) -> str:
-    """INSERT a state. Parameters: the digest, its expiry."""
+def issue_state_statement(model: type[Model], using: str) -> Write:
+    """INSERT a state. Values: `digest`, `expires_at`."""
     states = _Names(model, using)
-    return f"INSERT INTO {states.table} ({states('digest')}, {states('expires_at')}) VALUES (%s, %s)"
+    sql = f"INSERT INTO {states.table} ({states('digest')}, {states('expires_at')}) VALUES (%s, %s)"
+    return Write(sql, _fields(model, "digest", "expires_at"))
 
 
 @functools.cache
-def purge_states_statement(model: type[Model], using: str) -> str:
-    """DELETE a batch of expired states, oldest first, through the expiry index. Parameters: the current
-    instant, the batch size. PostgreSQL only (the native path): MariaDB refuses LIMIT in an IN subquery."""
+def purge_states_statement(model: type[Model], using: str) -> Write:
+    """DELETE a batch of expired states, oldest first, through the expiry index. Values: `expires_at` (now);
+    extra parameter: the batch size. PostgreSQL only (the native path): MariaDB refuses LIMIT in an IN
+    subquery."""
     states = _Names(model, using)
     expires_at = states("expires_at")
-    return (
+    sql = (
         f"DELETE FROM {states.table} WHERE {states.pk} IN "
         f"(SELECT {states.pk} FROM {states.table} WHERE {expires_at} <= %s ORDER BY {expires_at} LIMIT %s)"
     )
+    return Write(sql, _fields(model, "expires_at"))
 
 
 STATEMENTS = (
@@ -311,6 +329,10 @@ def _rebuild_statements(setting: str, **kwargs: Any) -> None:
 
 def _field(opts: Options[Any], name: str) -> Field[Any, Any]:
     return cast("Field[Any, Any]", opts.get_field(name))
+
+
+def _fields(model: type[Model], *names: str) -> tuple[Field[Any, Any], ...]:
+    return tuple(_field(model._meta, name) for name in names)
 
 
 def _column(field: Field[Any, Any] | ForeignObjectRel) -> str:

@@ -151,13 +151,12 @@ class Deletes(StoreBase):
         if model is self.installation_model:
             ids["user_id"] = user_id
         key = self._lookup_key(**ids)
-        params: list[Any] = [] if key is None else key
-        if key is not None and written_before is not None:
-            instant = clean_instant("written_before", written_before)
-            params.append(_updated_at(model).get_db_prep_value(instant, tx.wrapper))
-        sql = statements.delete_statement(model, self._db(), bool(user_id), written_before is not None)
+        values = {}
+        if written_before is not None:
+            values["updated_at"] = clean_instant("written_before", written_before)
+        statement = statements.delete_statement(model, self._db(), bool(user_id), written_before is not None)
         # A key no save accepts has no rows: nothing to run.
-        count = 0 if key is None else await tx.execute(sql, params)
+        count = 0 if key is None else await statement.aexecute(tx, values, *key)
         self._deletion(effects, count, model, **ids)
 
     async def _async_exists(

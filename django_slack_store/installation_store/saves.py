@@ -37,7 +37,7 @@ class Upsert(NamedTuple):
     values: dict[str, Any]
     keep_when_empty: tuple[str, ...] = ()
 
-    def statement(self, using: str) -> statements.Upsert:
+    def statement(self, using: str) -> statements.Write:
         update_names = tuple(
             name
             for name, value in self.values.items()
@@ -116,7 +116,6 @@ class Saves(StoreBase):
         rows, effects = upserts(item)
         async with database.transaction() as tx:
             for upsert in rows:
-                statement = upsert.statement(database.using)
-                await tx.execute(statement.sql, statement.params(upsert.values, database.wrapper))
+                await upsert.statement(database.using).aexecute(tx, upsert.values)
         self.logger.debug("Saved the %s of %s", noun(rows[0].model), describe(rows[0].values))
         await self._committed(database, effects)
