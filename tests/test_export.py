@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 
 from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
+from django_slack_store.transfer import export_records
 from tests.support.factories import BASE_TIME, InstallationFactory, rotated
 from tests.support.store_api import CLIENT_ID
 
@@ -185,3 +186,9 @@ def test_bad_arguments(db, tmp_path):
         export("--batch-size", "0")
     with pytest.raises(CommandError, match="Cannot write"):
         export("--output", str(tmp_path / "missing" / "export.jsonl"))
+
+
+@pytest.mark.parametrize(("chunk_size", "error"), [(0, ValueError), ("100", TypeError), (True, TypeError)])
+def test_a_bad_chunk_size_is_refused_when_called(chunk_size, error):
+    with pytest.raises(error, match="chunk_size"):
+        export_records(chunk_size=chunk_size)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..arguments import check_int
 from ..fields import InstantField, TokenField
 from ..masking import mask_token
 from ..models import NO_ID, SlackBot, SlackInstallation, slack_fields
@@ -21,6 +22,11 @@ def export_records(
     "updated_at" (bots are served in that order). Tokens are masked as the admin shows them (`xoxb-…abcd`,
     masking.py), so that one seen in either can be matched with the other, unless `include_tokens`.
     """
+    check_int("chunk_size", chunk_size, 1)  # now, not at the first record
+    return _records(client_id, include_tokens, chunk_size)
+
+
+def _records(client_id: str | None, include_tokens: bool, chunk_size: int) -> Iterator[dict[str, Any]]:
     # Each workspace's rows together, oldest first (the reverse of latest_first() and freshest_first()):
     # the order an import writes them back in.
     for kind, model, order in (

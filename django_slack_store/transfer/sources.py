@@ -417,7 +417,7 @@ def _instant(value: Any, zone: datetime.tzinfo) -> datetime.datetime:
         return value if value.tzinfo else value.replace(tzinfo=zone)
     if isinstance(value, float) or is_int(value):
         return datetime.datetime.fromtimestamp(value, UTC)
-    raise ValueError(f"not a timestamp: {type(value).__name__}")
+    raise TypeError(f"not a timestamp: {type(value).__name__}")
 
 
 def model_for(cls: ItemClass) -> type[SlackInstallation] | type[SlackBot]:
