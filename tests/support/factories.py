@@ -7,24 +7,35 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 BASE_TIME = 1_700_000_000.123456
 
 
+def _org_wide(**more):
+    """An Enterprise Grid org-wide install: keyed by the enterprise alone."""
+    return factory.Trait(
+        enterprise_id="E0ORG",
+        enterprise_name="Acme Org",
+        team_id=None,
+        team_name=None,
+        is_enterprise_install=True,
+        **more,
+    )
+
+
+def _bot_rotation():
+    """Token rotation enabled for the bot: a refresh token and an expiry time."""
+    return {
+        "bot_refresh_token": factory.Sequence(lambda n: f"xoxe-test-bot-refresh-{n}"),
+        "bot_token_expires_at": factory.Sequence(lambda n: 1_700_043_200 + n),
+    }
+
+
 class InstallationFactory(factory.Factory):
     class Meta:
         model = Installation
 
     class Params:
-        # An Enterprise Grid org-wide install: keyed by the enterprise alone.
-        org_wide = factory.Trait(
-            enterprise_id="E0ORG",
-            enterprise_name="Acme Org",
-            team_id=None,
-            team_name=None,
-            is_enterprise_install=True,
-            enterprise_url="https://acme.enterprise.slack.com/",
-        )
+        org_wide = _org_wide(enterprise_url="https://acme.enterprise.slack.com/")
         # Token rotation enabled: refresh tokens and expiry times.
         rotating = factory.Trait(
-            bot_refresh_token=factory.Sequence(lambda n: f"xoxe-test-bot-refresh-{n}"),
-            bot_token_expires_at=factory.Sequence(lambda n: 1_700_043_200 + n),
+            **_bot_rotation(),
             user_refresh_token=factory.Sequence(lambda n: f"xoxe-test-user-refresh-{n}"),
             user_token_expires_at=factory.Sequence(lambda n: 1_700_043_300 + n),
         )
@@ -67,17 +78,8 @@ class BotFactory(factory.Factory):
         model = Bot
 
     class Params:
-        org_wide = factory.Trait(
-            enterprise_id="E0ORG",
-            enterprise_name="Acme Org",
-            team_id=None,
-            team_name=None,
-            is_enterprise_install=True,
-        )
-        rotating = factory.Trait(
-            bot_refresh_token=factory.Sequence(lambda n: f"xoxe-test-bot-refresh-{n}"),
-            bot_token_expires_at=factory.Sequence(lambda n: 1_700_043_200 + n),
-        )
+        org_wide = _org_wide()
+        rotating = factory.Trait(**_bot_rotation())
 
     app_id = "A0TESTAPP"
     enterprise_id = None
