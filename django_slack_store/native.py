@@ -174,10 +174,6 @@ class Database:
         async with self.connection() as tx:
             return await tx.fetch_one(sql, params)
 
-    async def execute(self, sql: str, params: Sequence[Any]) -> int:
-        async with self.connection() as tx:
-            return await tx.execute(sql, params)
-
     async def _connect(self) -> AsyncConnection[Any]:
         import psycopg
         from psycopg import sql

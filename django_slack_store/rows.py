@@ -26,21 +26,21 @@ from .models import NO_ID, SlackBot, SlackInstallation, slack_fields
 
 __all__ = [
     "BOT_FIELDS",
-    "USER_FIELDS",
     "bot_from_row",
     "bot_from_values",
     "clean_client_id",
     "clean_instant",
     "installation_from_values",
     "is_slack_id",
+    "keeps_stored",
     "lookup_ids",
     "row_values",
 ]
 
 # find_installation() takes these from the bot find_bot() serves, never from a stale copy.
 BOT_FIELDS = ("bot_id", "bot_user_id", "bot_token", "bot_scopes", "bot_refresh_token", "bot_token_expires_at")
-# Bolt saves rotated copies with these blanked when the acting user is not the installer: an empty value
-# in a save never overwrites a stored one. Only a delete removes a user token.
+# An empty value of these in a save never overwrites a stored one (`keeps_stored()`); only a delete removes
+# a user token.
 USER_FIELDS = ("user_token", "user_refresh_token", "user_token_expires_at", "user_scopes")
 ID_FIELDS = ("enterprise_id", "team_id", "user_id")
 
@@ -74,6 +74,12 @@ def row_values(model: type[models.Model], obj: Installation | Bot, client_id: st
     values["client_id"] = client_id
     values["updated_at"] = datetime.datetime.now(UTC)
     return values
+
+
+def keeps_stored(name: str, value: object) -> bool:
+    """Whether a save leaves the stored value of column `name` as it is: an empty user token, expiry or scopes
+    (Bolt saves rotated copies with them blanked when the acting user is not the installer)."""
+    return name in USER_FIELDS and value in (None, "", [])
 
 
 def clean_client_id(client_id: object) -> str:
@@ -110,9 +116,11 @@ def is_slack_id(value: str) -> bool:
 
 
 # -- row -> slack_sdk object -------------------------------------------------------------------------------
+#
+# These run on every find. Their callers (the store's finds, `bot_from_row`) are marked with
+# `sensitive_variables`, which hides the variables of everything they call: no second wrapper here.
 
 
-@sensitive_variables()  # holds tokens
 def installation_from_values(
     model: type[models.Model], bot_model: type[models.Model], values: Mapping[str, Any]
 ) -> Installation:
@@ -125,7 +133,6 @@ def installation_from_values(
     return Installation(**kwargs)
 
 
-@sensitive_variables()  # holds tokens
 def bot_from_values(model: type[models.Model], values: Mapping[str, Any]) -> Bot:
     """A bot find's row."""
     return Bot(**_slack_kwargs(model, values))
@@ -140,7 +147,6 @@ def bot_from_row(row: SlackBot) -> Bot:
     )
 
 
-@sensitive_variables()  # holds tokens
 def _slack_kwargs(
     model: type[models.Model],
     values: Mapping[str, Any],

@@ -21,7 +21,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 
 from .. import native, signals, statements
 from ..models import BOT_IDENTITY, INSTALLATION_IDENTITY
-from ..rows import USER_FIELDS, row_values
+from ..rows import keeps_stored, row_values
 from .base import Effects, StoreBase, describe, noun
 
 _Item = TypeVar("_Item", Installation, Bot)
@@ -29,19 +29,18 @@ _Item = TypeVar("_Item", Installation, Bot)
 
 class Upsert(NamedTuple):
     """A row to insert, or to update in place when a row of the same identity exists: one statement, so
-    concurrent saves of one identity leave one row instead of racing a select against an insert. Values of
-    `keep_when_empty` that are empty do not overwrite the stored ones."""
+    concurrent saves of one identity leave one row instead of racing a select against an insert. An empty
+    user field does not overwrite the stored one (`rows.keeps_stored()`)."""
 
     model: type[models.Model]
     identity: tuple[str, ...]
     values: dict[str, Any]
-    keep_when_empty: tuple[str, ...] = ()
 
     def statement(self, using: str) -> statements.Write:
         update_names = tuple(
             name
             for name, value in self.values.items()
-            if name not in self.identity and not (name in self.keep_when_empty and value in (None, "", []))
+            if name not in self.identity and not keeps_stored(name, value)
         )
         return statements.upsert_statement(self.model, using, tuple(self.values), self.identity, update_names)
 
@@ -71,7 +70,7 @@ class Saves(StoreBase):
                 f"installation must be a slack_sdk Installation, not {type(installation).__name__}"
             )
         row = row_values(self.installation_model, installation, self.client_id)
-        upserts = [Upsert(self.installation_model, INSTALLATION_IDENTITY, row, USER_FIELDS)]
+        upserts = [Upsert(self.installation_model, INSTALLATION_IDENTITY, row)]
         effects = Effects()
         effects.written(row["enterprise_id"], row["team_id"])  # the bot row has the same key
         effects.send(signals.installation_saved, installation=installation)

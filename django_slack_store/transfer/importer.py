@@ -38,7 +38,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 
 from ..arguments import check_int
 from ..models import BOT_IDENTITY, INSTALLATION_IDENTITY, SlackBot, SlackInstallation, slack_fields
-from ..rows import BOT_FIELDS, USER_FIELDS, bot_from_row, row_values
+from ..rows import BOT_FIELDS, bot_from_row, keeps_stored, row_values
 from ..stores import DjangoInstallationStore
 from .sources import EXPIRY_FIELDS, Identity, Item, Row, Source, SourceError, model_for
 
@@ -99,9 +99,8 @@ class _Importer:
         # the source's latest installation: (installed_at, user_id)
         self.latest: dict[Workspace, tuple[datetime.datetime, str]] = {}
         self.served: dict[Workspace, tuple[Identity, Row]] = {}  # the source's served bot: (identity, Row)
-        self.latest_bot: dict[
-            Workspace, datetime.datetime
-        ] = {}  # the latest installed_at of the source's bots
+        # the latest installed_at of the source's bots
+        self.latest_bot: dict[Workspace, datetime.datetime] = {}
         self.last_written: dict[Workspace, Identity] = {}  # identity of the bot this run wrote last
 
     def run(self) -> ImportResult:
@@ -326,8 +325,7 @@ def _compare(stored: dict[str, Any] | None, values: dict[str, Any]) -> str:
     changed = [
         name
         for name, value in stored.items()
-        # A save keeps a stored user token over an empty one: see DjangoInstallationStore.save().
-        if values[name] != value and not (name in USER_FIELDS and values[name] in (None, "", []))
+        if values[name] != value and not keeps_stored(name, values[name])
     ]
     if not changed:
         return "unchanged"
@@ -341,8 +339,7 @@ def _merged(stored: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, 
     if stored is None:
         return {name: values[name] for name in values if name not in ("client_id", "updated_at")}
     return {
-        name: value if name in USER_FIELDS and values[name] in (None, "", []) else values[name]
-        for name, value in stored.items()
+        name: value if keeps_stored(name, values[name]) else values[name] for name, value in stored.items()
     }
 
 
