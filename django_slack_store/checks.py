@@ -138,16 +138,7 @@ def check_async(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -
     user_settings = store_settings.user_settings()
     if not isinstance(user_settings, dict):
         return []
-    errors: list[checks.CheckMessage] = []
-    if not isinstance(user_settings.get("ASYNC_NATIVE", True), bool):
-        errors.append(
-            checks.Error(
-                "DJANGO_SLACK_STORE['ASYNC_NATIVE'] must be True or False, "
-                f"not {user_settings['ASYNC_NATIVE']!r}.",
-                id="django_slack_store.E007",
-            )
-        )
-    return errors + _int_setting(
+    return _bool_setting(user_settings, "ASYNC_NATIVE", "django_slack_store.E007") + _int_setting(
         user_settings,
         "ASYNC_POOL_SIZE",
         1,
@@ -155,6 +146,42 @@ def check_async(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -
         "django_slack_store.E008",
         hint="docs/deployment.md explains how to size it.",
     )
+
+
+@checks.register(checks.Tags.security)
+def check_unbound_tokens(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    user_settings = store_settings.user_settings()
+    if not isinstance(user_settings, dict):
+        return []
+    return _bool_setting(user_settings, "ACCEPT_UNBOUND_TOKENS", "django_slack_store.E009")
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_accept_unbound_tokens(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    user_settings = store_settings.user_settings()
+    if not isinstance(user_settings, dict) or user_settings.get("ACCEPT_UNBOUND_TOKENS") is not True:
+        return []
+    return [
+        checks.Warning(
+            "DJANGO_SLACK_STORE['ACCEPT_UNBOUND_TOKENS'] is True: a token that someone with write access to "
+            "the database planted in plaintext, or moved from another workspace's row, is served.",
+            hint="Once no process of an earlier release writes any more, run manage.py "
+            "slack_store_rotate_keys and remove the setting (docs/security.md).",
+            id="django_slack_store.W004",
+        )
+    ]
+
+
+def _bool_setting(user_settings: dict[str, Any], name: str, check_id: str) -> list[checks.CheckMessage]:
+    """An error when the setting `name`, if given, is not True or False."""
+    value = user_settings.get(name, False)
+    if isinstance(value, bool):
+        return []
+    return [checks.Error(f"DJANGO_SLACK_STORE[{name!r}] must be True or False, not {value!r}.", id=check_id)]
 
 
 def _int_setting(

@@ -24,6 +24,11 @@ DEFAULTS: dict[str, Any] = {
     # derived from SECRET_KEY (`check --deploy` recommends explicit keys). After adding a key in front,
     # `manage.py slack_store_rotate_keys` re-encrypts the stored tokens with it.
     "ENCRYPTION_KEYS": [],
+    # Whether values written before tokens were bound to their rows (`aesgcm:`, `fernet:`, plaintext) are
+    # still read. False refuses them (TokenDecryptionError): a database writer could have planted or moved
+    # them. Migration 0005 and `slack_store_rotate_keys` rewrite them; True only for a rolling upgrade, while
+    # processes of an earlier release still write.
+    "ACCEPT_UNBOUND_TOKENS": False,
     # How much history `manage.py slack_store_cleanup` keeps (its --keep default): the latest N installations
     # of each user and bots of each workspace. The rows finds return are kept whatever N is; None keeps all.
     # Old rows keep old tokens at rest, and reinstalls are rare, so 10 bounds both and still shows a history.
@@ -52,6 +57,7 @@ class StoreSettings:
         ADMIN_ENABLED: bool
         ROTATION_WINDOW_MINUTES: int
         ENCRYPTION_KEYS: Sequence[str | bytes] | None
+        ACCEPT_UNBOUND_TOKENS: bool
         HISTORY_KEEP: int | None
         CACHE_ALIAS: str | None
         CACHE_TIMEOUT: int

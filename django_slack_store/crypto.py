@@ -1,21 +1,24 @@
-"""The token codec: how tokens and refresh tokens are encrypted at rest (see docs/security.md).
+"""The token codec: how tokens, refresh tokens and webhook URLs are encrypted at rest (docs/security.md).
 
-A stored token is `aesgcm:` followed by url-safe base64 of a random 96-bit nonce and the AES-256-GCM
-ciphertext with its tag (the `cryptography` package): authenticated, so a wrong key or a damaged value is
-detected, never decrypted into garbage. Keys come from `DJANGO_SLACK_STORE["ENCRYPTION_KEYS"]` (Fernet keys:
-each one's AES key is derived from it with HKDF): the first encrypts, every key decrypts. Without that
-setting the key is derived from `SECRET_KEY`. Keys derived from `SECRET_KEY` and `SECRET_KEY_FALLBACKS`
-always decrypt too, so moving from the default to explicit keys, or rotating `SECRET_KEY`, never leaves a
-row unreadable before `manage.py slack_store_rotate_keys` has re-encrypted it.
+A stored value is `aesgcm2:` followed by url-safe base64 of a random 96-bit nonce and the AES-256-GCM
+ciphertext with its tag (the `cryptography` package), sealed with associated data that names where the value
+lives: table, column, client id, enterprise id, team id and user id (`binding()`). Authenticated, so a wrong
+key, a damaged value, or a value copied into another row or column is detected, never decrypted into garbage
+or served for the wrong workspace. Keys come from `DJANGO_SLACK_STORE["ENCRYPTION_KEYS"]` (Fernet keys: each
+one's AES key is derived from it with HKDF): the first encrypts, every key decrypts. Without that setting the
+key is derived from `SECRET_KEY`. Keys derived from `SECRET_KEY` and `SECRET_KEY_FALLBACKS` always decrypt
+too, so moving from the default to explicit keys, or rotating `SECRET_KEY`, never leaves a row unreadable
+before `manage.py slack_store_rotate_keys` has re-encrypted it.
 
 AES-GCM is one call into OpenSSL: about 1.5 µs per token, where Fernet (AES-CBC plus HMAC, built from
-several objects per call) took 11, and a find decrypts up to four tokens on every Slack request. Values
-that earlier releases wrote as `fernet:` + a Fernet token still decrypt, with the same keys;
-`slack_store_rotate_keys` rewrites them in the current scheme.
+several objects per call) took 11, and a find decrypts up to four tokens on every Slack request.
 
-A stored value without either tag is plaintext written before encryption existed: it reads as it is, and
-`slack_store_rotate_keys` encrypts it. Encryption is not deterministic (each encryption of one token
-differs), so a token can never be looked up by value; `TokenField` refuses such lookups.
+Unbound values are what earlier releases wrote: `aesgcm:` (the same scheme without associated data),
+`fernet:` + a Fernet token, and plaintext (no tag). Anyone who can write to the table can plant or move them,
+so they are refused on read (`TokenDecryptionError`) unless `DJANGO_SLACK_STORE["ACCEPT_UNBOUND_TOKENS"]` is
+True; migration 0005 and `slack_store_rotate_keys` rewrite them bound. Encryption is not deterministic (each
+encryption of one value differs), so a token can never be looked up by value; `TokenField` refuses such
+lookups.
 """
 
 import base64
@@ -44,10 +47,13 @@ __all__ = ["TokenDecryptionError"]
 if TYPE_CHECKING:
     from django.db.models import Model
 
-# The scheme's tag: a value starting with it is encrypted with AES-GCM. FERNET_PREFIX: the scheme before
-# it, still read. Anything else is legacy plaintext.
-PREFIX = "aesgcm:"
+# The scheme's tag: a value starting with it is encrypted with AES-GCM, bound to its row. The unbound
+# schemes before it: UNBOUND_PREFIX (AES-GCM without associated data), FERNET_PREFIX; anything else is
+# legacy plaintext.
+PREFIX = "aesgcm2:"
+UNBOUND_PREFIX = "aesgcm:"
 FERNET_PREFIX = "fernet:"
+_BINDING_TAG = "django_slack_store v2"
 NONCE_SIZE = 12
 
 # HKDF's salt and info: keys derived from SECRET_KEY here are of no use anywhere else, and vice versa.
@@ -57,7 +63,9 @@ _AES_KEY_INFO = b"django_slack_store aes-256-gcm key v1"
 
 
 class TokenDecryptionError(Exception):
-    """A stored token that no configured key decrypts: its key was removed, or the value is damaged.
+    """A stored value the store will not serve: no configured key opens it for its row (its key was removed,
+    the value is damaged, or it was copied from another row or column), or it is unbound (written before
+    values were bound to their rows, or planted as plaintext) while unbound values are refused.
 
     Names the row (model and primary key, when known) and the column; never holds the value. Deliberately not
     a `ValueError`: that means bad input in the store's API, and this is a configuration or data problem that
@@ -65,19 +73,37 @@ class TokenDecryptionError(Exception):
     """
 
     def __init__(
-        self, *, model: "type[Model] | None" = None, field_name: str | None = None, pk: object = None
+        self,
+        *,
+        model: "type[Model] | None" = None,
+        field_name: str | None = None,
+        pk: object = None,
+        unbound: bool = False,
     ) -> None:
         super().__init__()
-        self.model, self.field_name, self.pk = model, field_name, pk
+        self.model, self.field_name, self.pk, self.unbound = model, field_name, pk, unbound
 
     def __str__(self) -> str:
         column = f"{self.model.__name__ if self.model else '?'}.{self.field_name or '?'}"
         row = f"row pk={self.pk}" if self.pk is not None else "a row"
+        if self.unbound:
+            return (
+                f"{column} of {row} is not bound to its row (written by an earlier release, or planted) and "
+                "DJANGO_SLACK_STORE['ACCEPT_UNBOUND_TOKENS'] is off: run `manage.py slack_store_rotate_keys` "
+                "to rewrite such values, after checking that nobody wrote them into your database."
+            )
         return (
             f"Cannot decrypt {column} of {row} with any key in DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] "
             "(or derived from SECRET_KEY / SECRET_KEY_FALLBACKS): the key it was encrypted with is no longer "
-            "configured, or the stored value is damaged."
+            "configured, the stored value is damaged, or it was copied from another row or column."
         )
+
+
+def binding(table: str, column: str, ids: Sequence[str | None]) -> bytes:
+    """The associated data of a value stored in `column` of `table` for the row of `ids`: client id,
+    enterprise id, team id, user id (None and "" alike for an absent id). Ids are Slack ids (no NUL), so
+    NUL-separated fields cannot be confused."""
+    return "\0".join((_BINDING_TAG, table, column, *(value or "" for value in ids))).encode()
 
 
 def derive_key(secret: str | bytes) -> bytes:
@@ -141,17 +167,19 @@ class _Codec:
         self.fernet = MultiFernet([Fernet(key) for key in keys])  # reads values of the earlier scheme
 
     @sensitive_variables()
-    def encrypt(self, data: bytes) -> bytes:
+    def encrypt(self, data: bytes, associated: bytes | None) -> bytes:
         nonce = os.urandom(NONCE_SIZE)
-        return nonce + self.ciphers[0].encrypt(nonce, data, None)
+        return nonce + self.ciphers[0].encrypt(nonce, data, associated)
 
     @sensitive_variables()
-    def decrypt(self, sealed: bytes, ciphers: Sequence[AESGCM] | None = None) -> bytes:
+    def decrypt(
+        self, sealed: bytes, associated: bytes | None, ciphers: Sequence[AESGCM] | None = None
+    ) -> bytes:
         """`sealed` decrypted with the first of `ciphers` (default: all) that opens it; InvalidTag if none."""
         nonce, ciphertext = sealed[:NONCE_SIZE], sealed[NONCE_SIZE:]
         for cipher in ciphers or self.ciphers:
             try:
-                return cipher.decrypt(nonce, ciphertext, None)
+                return cipher.decrypt(nonce, ciphertext, associated)
             except InvalidTag:
                 continue
         raise InvalidTag
@@ -180,44 +208,67 @@ def _forget_keys(setting: str, **kwargs: Any) -> None:
 
 
 @sensitive_variables()
-def encrypt(token: str) -> str:
-    """The stored form of `token`, encrypted with the first key."""
-    return PREFIX + base64.urlsafe_b64encode(_get_codec().encrypt(token.encode("utf-8"))).decode("ascii")
+def encrypt(token: str, associated: bytes | None) -> str:
+    """The stored form of `token` for the place `associated` (`binding()`), encrypted with the first key.
+    None writes the unbound `aesgcm:` form of earlier releases: only migration 0005's reverse does."""
+    prefix = UNBOUND_PREFIX if associated is None else PREFIX
+    return prefix + base64.urlsafe_b64encode(_get_codec().encrypt(token.encode("utf-8"), associated)).decode()
 
 
 @sensitive_variables()
 def decrypt(
-    stored: str, *, model: "type[Model] | None" = None, field_name: str | None = None, pk: object = None
+    stored: str,
+    associated: bytes,
+    *,
+    model: "type[Model] | None" = None,
+    field_name: str | None = None,
+    pk: object = None,
+    accept_unbound: bool | None = None,
 ) -> str:
-    """The token in a stored value (legacy plaintext as it is); `TokenDecryptionError` names the row."""
+    """The value in a stored value of the place `associated`; `TokenDecryptionError` names the row.
+
+    Unbound values (see the module's docstring) are read when `accept_unbound` is True, refused when False,
+    and by default as `ACCEPT_UNBOUND_TOKENS` says.
+    """
+    if accept_unbound is None:
+        accept_unbound = store_settings.ACCEPT_UNBOUND_TOKENS
     try:
         if stored.startswith(PREFIX):
-            sealed = base64.urlsafe_b64decode(stored[len(PREFIX) :].encode("ascii"))
-            return _get_codec().decrypt(sealed).decode("utf-8")
+            return _open(stored[len(PREFIX) :], associated).decode("utf-8")
+        if not accept_unbound:
+            raise TokenDecryptionError(model=model, field_name=field_name, pk=pk, unbound=True)
+        if stored.startswith(UNBOUND_PREFIX):
+            return _open(stored[len(UNBOUND_PREFIX) :], None).decode("utf-8")
         if stored.startswith(FERNET_PREFIX):
             return _get_codec().fernet.decrypt(stored[len(FERNET_PREFIX) :].encode("ascii")).decode("utf-8")
     except (InvalidTag, InvalidToken, UnicodeError, binascii.Error, ValueError):
         raise TokenDecryptionError(model=model, field_name=field_name, pk=pk) from None
-    return stored
+    return str(stored)  # plaintext: a plain str, whatever subclass of it the caller held
 
 
-def is_current(stored: str) -> bool:
-    """Whether a stored value is in the current scheme with the first key already (nothing for a rotation
-    to do)."""
+def is_current(stored: str, associated: bytes) -> bool:
+    """Whether a stored value is bound to the place `associated` with the first key already (nothing for a
+    rotation to do)."""
     if not stored.startswith(PREFIX):
         return False
-    codec = _get_codec()
     try:
-        codec.decrypt(base64.urlsafe_b64decode(stored[len(PREFIX) :].encode("ascii")), codec.ciphers[:1])
+        _open(stored[len(PREFIX) :], associated, first_key_only=True)
     except (InvalidTag, UnicodeError, binascii.Error, ValueError):
         return False
     return True
 
 
 @sensitive_variables()
+def _open(encoded: str, associated: bytes | None, *, first_key_only: bool = False) -> bytes:
+    codec = _get_codec()
+    sealed = base64.urlsafe_b64decode(encoded.encode("ascii"))
+    return codec.decrypt(sealed, associated, codec.ciphers[:1] if first_key_only else None)
+
+
+@sensitive_variables()
 def seal(data: bytes) -> bytes:
     """`data` encrypted and authenticated with the first key (the find cache's entries in a shared cache)."""
-    return _get_codec().encrypt(data)
+    return _get_codec().encrypt(data, None)
 
 
 def unseal(sealed: bytes) -> bytes | None:
@@ -225,6 +276,6 @@ def unseal(sealed: bytes) -> bytes | None:
     if not isinstance(sealed, bytes):
         return None
     try:
-        return _get_codec().decrypt(sealed)
+        return _get_codec().decrypt(sealed, None)
     except InvalidTag:
         return None

@@ -2,6 +2,7 @@
 
 import datetime
 import zoneinfo
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
@@ -55,21 +56,43 @@ class SlackIdField(_CharField[_ST, _GT]):
         return super().db_type(connection)
 
 
-class UndecryptableToken:
-    """What a token column reads as when no configured key decrypts it (its key was removed, or the value
-    is damaged): a marker that holds no part of the value and cannot pass for a token.
+# The ids a stored value is bound to, besides its table and column (crypto.binding()); a model without a
+# user_id column (SlackBot) binds an empty one.
+BINDING_IDS = ("client_id", "enterprise_id", "team_id", "user_id")
 
-    On a model instance, reading the attribute raises TokenDecryptionError naming the row (see
-    TokenField). `values()`/`values_list()` return the marker itself; `str()` of it raises the error.
+
+class Stored(str):
+    """A TokenField value in its stored form (encrypted, or an unbound legacy value), not a token.
+
+    `from_db_value` gives it: a column alone cannot be decrypted, its binding needs the row's ids, so the
+    model (`SlackRecord.from_db`) and the finds (statements.py) open it with `TokenField.open()`.
+    `values()`/`values_list()` return it as it is. `pre_save` gives it too, and `get_db_prep_value` passes
+    it through: that is how a value bound to its row reaches the database.
     """
 
-    __slots__ = ("model", "field_name")
+    __slots__ = ()
 
-    def __init__(self, model: type[models.Model], field_name: str) -> None:
-        self.model, self.field_name = model, field_name
+    def __repr__(self) -> str:
+        return "<stored token>"
+
+
+class UndecryptableToken:
+    """What a token column reads as when it cannot be served (no configured key opens it for its row, or it
+    is unbound and refused): a marker that shows no part of the value and cannot pass for a token.
+
+    On a model instance, reading the attribute raises TokenDecryptionError naming the row (see
+    TokenField). A save of the instance writes the stored value back as it was: nothing is lost.
+    """
+
+    __slots__ = ("model", "field_name", "stored", "unbound")
+
+    def __init__(self, model: type[models.Model], field_name: str, stored: Stored, unbound: bool) -> None:
+        self.model, self.field_name, self.stored, self.unbound = model, field_name, stored, unbound
 
     def error(self, pk: object = None) -> crypto.TokenDecryptionError:
-        return crypto.TokenDecryptionError(model=self.model, field_name=self.field_name, pk=pk)
+        return crypto.TokenDecryptionError(
+            model=self.model, field_name=self.field_name, pk=pk, unbound=self.unbound
+        )
 
     def __str__(self) -> str:
         raise self.error()
@@ -82,10 +105,10 @@ class TokenAttribute(DeferredAttribute):
     """The model attribute of a TokenField: raises TokenDecryptionError, with the row's primary key, where an
     undecryptable value would be read.
 
-    Decryption failures surface here rather than in `from_db_value`, in the middle of reading the row:
-    there the other columns, already decrypted, sit in the locals of the ORM's generators, which
-    `sensitive_variables` cannot reach, and the primary key is unknown. A data descriptor (it defines
-    `__set__`), so it is consulted even though the value lives in the instance's `__dict__`.
+    Decryption failures surface here rather than in `from_db`, in the middle of reading the row: there the
+    other columns, already decrypted, sit in the locals of the ORM's generators, which `sensitive_variables`
+    cannot reach. A data descriptor (it defines `__set__`), so it is consulted even though the value lives
+    in the instance's `__dict__`.
     """
 
     def __get__(self, instance: models.Model | None, cls: type[models.Model] | None = None) -> Any:
@@ -100,13 +123,16 @@ class TokenAttribute(DeferredAttribute):
 
 
 class TokenField(_TextField[_ST, _GT]):
-    """A token or refresh token column: the one place where tokens are encoded for storage.
+    """A secret column (a token, refresh token or webhook URL): the one place where secrets are encoded for
+    storage.
 
-    Python values are plaintext tokens; the column holds them encrypted (`crypto.py`). None and the empty
-    string are stored as they are: they are not secrets. A value no configured key decrypts reads as an
-    UndecryptableToken, and as TokenDecryptionError naming the row on a model instance. Lookups other than
-    `isnull` are refused: the ciphertext differs on each write, so a filter on a token value could only ever
-    match nothing.
+    Python values are plaintext; the column holds them encrypted and bound to their row (`crypto.py`):
+    table, column, client id, enterprise id, team id and user id. None and the empty string are stored as
+    they are: they are not secrets. A value that cannot be served reads as an UndecryptableToken, and as
+    TokenDecryptionError naming the row on a model instance. Because a value needs its row to be encrypted,
+    it is written through a model instance (`save()`, `bulk_create()`) or the store, never by
+    `QuerySet.update()`. Lookups other than `isnull` are refused: the ciphertext differs on each write, so a
+    filter on a value could only ever match nothing (and must not become an oracle).
     """
 
     if TYPE_CHECKING:
@@ -115,32 +141,66 @@ class TokenField(_TextField[_ST, _GT]):
 
     descriptor_class = TokenAttribute
 
-    @sensitive_variables()
-    def get_db_prep_value(self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return crypto.encrypt(value) if value else value
+    def binding(self, ids: Sequence[str | None]) -> bytes:
+        """The associated data of this column's value in the row of `ids` (BINDING_IDS, in order)."""
+        return crypto.binding(self.model._meta.db_table, self.column, ids)
 
-    def from_db_value(
-        self, value: str | None, expression: object, connection: BaseDatabaseWrapper
-    ) -> str | UndecryptableToken | None:
+    @sensitive_variables()
+    def seal(self, value: Any, ids: Sequence[str | None]) -> Any:
+        """`value` in its stored form for the row of `ids`; empty and already stored values as they are."""
+        if not value or isinstance(value, Stored):
+            return value
+        if isinstance(value, UndecryptableToken):
+            return value.stored  # written back as it was read
+        return Stored(crypto.encrypt(value, self.binding(ids)))
+
+    @sensitive_variables()
+    def open(
+        self, stored: Stored, ids: Sequence[str | None], **decrypt_options: Any
+    ) -> str | UndecryptableToken:
+        """The value stored for the row of `ids`, or the marker of one that cannot be served."""
+        try:
+            return crypto.decrypt(stored, self.binding(ids), **decrypt_options)
+        except crypto.TokenDecryptionError as error:
+            return UndecryptableToken(self.model, self.name, stored, error.unbound)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = model_instance.__dict__.get(self.attname)
+        return self.seal(value, [getattr(model_instance, name, None) for name in BINDING_IDS])
+
+    def get_db_prep_value(self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False) -> Any:
         if not value:
             return value
-        try:
-            return crypto.decrypt(value)
-        except crypto.TokenDecryptionError:
-            return UndecryptableToken(self.model, self.name)
+        if not isinstance(value, Stored):
+            raise ValueError(
+                f"{self.model.__name__}.{self.name} is encrypted for its row: set it on a model instance and "
+                "save() it, or save through the store (QuerySet.update() and bulk_update() cannot)."
+            )
+        return str(value)
+
+    def from_db_value(self, value: str | None, expression: object, connection: BaseDatabaseWrapper) -> Any:
+        return Stored(value) if value else value
 
     def get_lookup(self, lookup_name: str) -> "type[Lookup[Any]] | None":
         if lookup_name != "isnull":
             raise FieldError(
-                f"{self.model.__name__}.{self.name} cannot be filtered by value ({lookup_name!r}): tokens "
-                "are encrypted afresh on every write. Only `isnull` is supported."
+                f"{self.model.__name__}.{self.name} cannot be filtered by value ({lookup_name!r}): it is "
+                "encrypted afresh on every write. Only `isnull` is supported."
             )
         return super().get_lookup(lookup_name)
 
     def get_transform(self, lookup_name: str) -> type[Transform] | None:
         return None
+
+
+def open_tokens(instance: models.Model) -> None:
+    """Open the stored values of a model instance just read (`Model.from_db`), with its own ids."""
+    ids: list[str | None] | None = None
+    for field in instance._meta.concrete_fields:
+        stored = instance.__dict__.get(field.attname)
+        if isinstance(field, TokenField) and isinstance(stored, Stored):
+            ids = ids or [getattr(instance, name, None) for name in BINDING_IDS]
+            instance.__dict__[field.attname] = field.open(stored, ids)
 
 
 class InstantField(_DateTimeField[_ST, _GT]):

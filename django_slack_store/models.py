@@ -14,12 +14,22 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import models, router, transaction
-from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from . import crypto
 from .arguments import check_int
-from .fields import UTC, InstantField, SlackIdField, TokenField
+from .fields import (
+    BINDING_IDS,
+    UTC,
+    InstantField,
+    SlackIdField,
+    Stored,
+    TokenField,
+    UndecryptableToken,
+    open_tokens,
+)
 
 __all__ = [
     "SlackBot",
@@ -99,46 +109,59 @@ class SlackRecordQuerySet(models.QuerySet[_Record]):
         return {name: OuterRef(name) for name in ("client_id", "enterprise_id", "team_id")}
 
     def reencrypt_tokens(self, *, batch_size: int = 500, dry_run: bool = False) -> Iterator[tuple[int, int]]:
-        """Re-encrypt the token columns of these rows with the first key: `manage.py slack_store_rotate_keys`.
+        """Re-encrypt the secret columns of these rows with the first key, bound to their rows: `manage.py
+        slack_store_rotate_keys`.
 
         Walks the rows by primary key, `batch_size` at a time, each batch in one transaction, and yields
-        `(rows checked, rows re-encrypted)` per batch. Rows already encrypted with the first key are skipped,
-        so an interrupted run resumes by running again; legacy plaintext tokens get encrypted. A row is
-        rewritten in one UPDATE with a value the current keys decrypt: none is unreadable at any moment. The
-        batch's rows are locked (where the database can), so a concurrent save (a Slack token rotation) is
-        not overwritten with the old token. A token no key decrypts raises TokenDecryptionError naming the
-        row, before its batch writes anything. Only the token columns are written (`updated_at` decides
-        which bot is served, so it must not move).
+        `(rows checked, rows re-encrypted)` per batch. Rows already bound with the first key are skipped, so
+        an interrupted run resumes by running again; unbound values of earlier releases (`aesgcm:`,
+        `fernet:`, plaintext) get bound whatever ACCEPT_UNBOUND_TOKENS says. A row is rewritten in one UPDATE
+        with a value the current keys decrypt: none is unreadable at any moment. The batch's rows are locked
+        (where the database can), so a concurrent save (a Slack token rotation) is not overwritten with the
+        old token. A value no key decrypts raises TokenDecryptionError naming the row, before its batch
+        writes anything. Only the secret columns are written (`updated_at` decides which bot is served, so
+        it must not move).
         """
         model, db = self.model, self._db or router.db_for_write(self.model)
-        columns = [field.name for field in model._meta.concrete_fields if isinstance(field, TokenField)]
-        # The stored form as it is, read through a plain TextField: not decrypted by TokenField.
-        stored_columns = {
-            f"stored_{name}": ExpressionWrapper(F(name), output_field=models.TextField()) for name in columns
-        }
-        rows = self.using(db).order_by("pk").annotate(**stored_columns).values_list("pk", *stored_columns)
+        fields = [field for field in model._meta.concrete_fields if isinstance(field, TokenField)]
+        ids = [name for name in BINDING_IDS if hasattr(model, name)]
+        rows = self.using(db).order_by("pk").values_list("pk", *ids, *(field.name for field in fields))
         last_pk = None
         while True:
             with transaction.atomic(using=db):
                 batch = rows if last_pk is None else rows.filter(pk__gt=last_pk)
                 batch = list((batch if dry_run else batch.select_for_update())[:batch_size])
                 stale = []
-                for pk, *stored in batch:
-                    if all(not value or crypto.is_current(value) for value in stored):
+                for pk, *values in batch:
+                    row = dict(zip(ids, values, strict=False))
+                    bound_to = [row.get(name) for name in BINDING_IDS]
+                    stored = dict(zip(fields, values[len(ids) :], strict=True))
+                    if all(
+                        not value or crypto.is_current(value, field.binding(bound_to))
+                        for field, value in stored.items()
+                    ):
                         continue
-                    tokens = zip(columns, stored, strict=True)
-                    plaintext = {name: _decrypt(value, model, name, pk) for name, value in tokens}
-                    stale.append(model(pk=pk, **plaintext))
+                    resealed = {
+                        field.name: _reseal(field, value, bound_to, pk) for field, value in stored.items()
+                    }
+                    stale.append(model(pk=pk, **resealed))
                 if stale and not dry_run:
-                    model._base_manager.using(db).bulk_update(stale, columns)
+                    model._base_manager.using(db).bulk_update(stale, [field.name for field in fields])
             if not batch:
                 return
             last_pk = batch[-1][0]
             yield len(batch), len(stale)
 
 
-def _decrypt(stored: str | None, model: type[models.Model], field_name: str, pk: object) -> str | None:
-    return crypto.decrypt(stored, model=model, field_name=field_name, pk=pk) if stored else stored
+@sensitive_variables()
+def _reseal(field: TokenField, stored: Stored | None, ids: list[str | None], pk: object) -> Stored | None:
+    """A stored value, bound or not, stored again bound to its row with the first key."""
+    if not stored:
+        return stored
+    value = field.open(stored, ids, accept_unbound=True)
+    if isinstance(value, UndecryptableToken):
+        raise value.error(pk=pk)
+    return field.seal(value, ids)
 
 
 class SlackInstallationQuerySet(SlackRecordQuerySet["SlackInstallation"]):
@@ -211,6 +234,13 @@ class SlackRecord(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
+        # Secret columns are bound to their row: they are opened once the whole row is read.
+        instance = super().from_db(db, field_names, values)
+        open_tokens(instance)
+        return instance
+
     def _place(self) -> str:
         where = self.team_id or f"org {self.enterprise_id}"
         name = self.team_name if self.team_id else self.enterprise_name
@@ -228,7 +258,7 @@ class SlackInstallation(SlackRecord):
     user_token_expires_at = models.BigIntegerField(
         _("user token expires at"), null=True, blank=True, help_text=_("Unix time, seconds.")
     )
-    incoming_webhook_url = models.TextField(_("incoming webhook url"), null=True, blank=True)
+    incoming_webhook_url = TokenField(_("incoming webhook url"), null=True, blank=True)
     incoming_webhook_channel = models.CharField(
         _("incoming webhook channel"), max_length=255, null=True, blank=True
     )

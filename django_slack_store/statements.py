@@ -33,6 +33,7 @@ from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
 
 from . import native
+from .fields import BINDING_IDS, TokenField
 from .models import SlackBot, SlackInstallation, slack_fields
 
 KEY_COLUMNS = ("client_id", "enterprise_id", "team_id")
@@ -46,12 +47,22 @@ class Converters(NamedTuple):
     expression: Col  # the column expression they are given
 
 
+class Secret(NamedTuple):
+    """A secret column of a result row, opened with the binding of its row (fields.TokenField.open())."""
+
+    position: int
+    field: TokenField
+    user_position: int | None  # where the row's user id is; None: the row has none (a bot)
+
+
 class Statement(NamedTuple):
-    """A SELECT returning at most one row, and how to turn that row into `{field name: Python value}`."""
+    """A SELECT returning at most one row of one key, and how to turn that row into `{field name: Python
+    value}`."""
 
     sql: str
     names: tuple[str, ...]
     converters: tuple[Converters, ...]
+    secrets: tuple[Secret, ...]
     # The installation statement picks the served bot of the same key first: it takes the key twice.
     bot_key_first: bool = False
 
@@ -64,30 +75,38 @@ class Statement(NamedTuple):
         with native.sync_cursor(connection) as cursor:
             cursor.execute(self.sql, self.params(key))
             row = cursor.fetchone()
-        return None if row is None else self.values(row, connection)
+        return None if row is None else self.values(row, connection, key)
 
     async def afetch_one(self, database: native.Database, key: Sequence[Any]) -> dict[str, Any] | None:
         """`fetch_one()` on the native async path."""
         row = await database.fetch_one(self.sql, self.params(key))
-        return None if row is None else self.values(row, database.wrapper)
+        return None if row is None else self.values(row, database.wrapper, key)
 
     # The row's tokens are decrypted here: error reports must not show them, whichever path called.
     @sensitive_variables()
-    def values(self, row: Sequence[Any], connection: BaseDatabaseWrapper) -> dict[str, Any]:
+    def values(
+        self, row: Sequence[Any], connection: BaseDatabaseWrapper, key: Sequence[Any]
+    ) -> dict[str, Any]:
         values = list(row)
         for index, functions, expression in self.converters:
             value = values[index]
             for convert in functions:
                 value = convert(value, expression, connection)
             values[index] = value
+        # Every row has the key's client, enterprise and team ids (the WHERE clause): bound to them.
+        for index, field, user_index in self.secrets:
+            if values[index]:
+                user_id = None if user_index is None else values[user_index]
+                values[index] = field.open(values[index], (*key[:3], user_id))
         return dict(zip(self.names, values, strict=True))
 
 
 def _columns(
     connection: BaseDatabaseWrapper, alias: str, fields: Iterable[Field[Any, Any]], prefix: str = ""
-) -> tuple[list[str], list[str], list[Converters]]:
-    """`alias.column` SQL for each field, its result name, and the converters Django applies to it."""
-    quote = connection.ops.quote_name
+) -> tuple[list[str], list[str], list[Converters], list[Secret]]:
+    """`alias.column` SQL for each field, its result name, the converters Django applies to it, and the
+    secret columns to open (with the row's user id, when it is among the fields)."""
+    quote, fields = connection.ops.quote_name, list(fields)
     sql: list[str] = []
     names: list[str] = []
     converters: list[Converters] = []
@@ -98,7 +117,13 @@ def _columns(
         functions = (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
         if functions:
             converters.append(Converters(len(names) - 1, functions, column))
-    return sql, names, converters
+    user_position = names.index(prefix + "user_id") if prefix + "user_id" in names else None
+    secrets = [
+        Secret(position, field, user_position)
+        for position, field in enumerate(fields)
+        if isinstance(field, TokenField)
+    ]
+    return sql, names, converters, secrets
 
 
 def _selected(model: type[Model]) -> list[Field[Any, Any]]:
@@ -142,9 +167,9 @@ def _served_bot(bot_model: type[SlackBot], using: str, alias: str, select: str) 
 def bot_statement(bot_model: type[SlackBot], using: str) -> Statement:
     """The bot `find_bot` serves. Parameters: the key."""
     connection = connections[using]
-    columns, names, converters = _columns(connection, "b", _selected(bot_model))
+    columns, names, converters, secrets = _columns(connection, "b", _selected(bot_model))
     sql = _served_bot(bot_model, using, "b", ", ".join(columns))
-    return Statement(sql, tuple(names), tuple(converters))
+    return Statement(sql, tuple(names), tuple(converters), tuple(secrets))
 
 
 @functools.cache
@@ -159,11 +184,12 @@ def installation_statement(
     `bot_fields_served`, prefixed `bot.`. Parameters: the key for the bot, then the key (and user id) for
     the installation."""
     connection, bot_opts = connections[using], bot_model._meta
-    columns, names, converters = _columns(connection, "i", _selected(installation_model))
+    columns, names, converters, secrets = _columns(connection, "i", _selected(installation_model))
     bot_fields = [bot_opts.pk, *(_field(bot_opts, name) for name in bot_fields_served)]
-    bot_columns, bot_names, bot_converters = _columns(connection, "b", bot_fields, "bot.")
+    bot_columns, bot_names, bot_converters, bot_secrets = _columns(connection, "b", bot_fields, "bot.")
     offset = len(names)
     converters += [converter._replace(position=converter.position + offset) for converter in bot_converters]
+    secrets += [secret._replace(position=secret.position + offset) for secret in bot_secrets]
     installation, bot = _Names(installation_model, using, "i"), _Names(bot_model, using, "b")
     # A user's installed_at is unique (the identity constraint, whose index then serves the find); a
     # workspace's installs need the id as tie-break, which their index (dss_installation_latest) has.
@@ -177,19 +203,22 @@ def installation_statement(
         f"WHERE {installation.key(by_user)} "
         f"ORDER BY {', '.join(order)} LIMIT 1"
     )
-    return Statement(sql, tuple(names + bot_names), tuple(converters), bot_key_first=True)
+    return Statement(sql, tuple(names + bot_names), tuple(converters), tuple(secrets), bot_key_first=True)
 
 
 class Write(NamedTuple):
-    """A statement whose parameters are column values, by field name, prepared as Django saves them (token
-    encryption, exact instants, JSON), then `extra` parameters as given."""
+    """A statement whose parameters are column values, by field name, prepared as Django saves them (secrets
+    encrypted for their row, exact instants, JSON), then `extra` parameters as given."""
 
     sql: str
     fields: tuple[Field[Any, Any], ...]
 
     @sensitive_variables()
     def params(self, values: Mapping[str, Any], connection: BaseDatabaseWrapper, *extra: Any) -> list[Any]:
-        return [*(field.get_db_prep_save(values[field.name], connection) for field in self.fields), *extra]
+        return [
+            *(field.get_db_prep_save(_sealed(field, values), connection) for field in self.fields),
+            *extra,
+        ]
 
     # `values` hold tokens: error reports must not show them, whichever path called.
     @sensitive_variables()
@@ -205,6 +234,13 @@ class Write(NamedTuple):
     async def aexecute(self, tx: native.Transaction, values: Mapping[str, Any], *extra: Any) -> int:
         """`execute()` on the native async path."""
         return await tx.execute(self.sql, self.params(values, tx.wrapper, *extra))
+
+
+def _sealed(field: Field[Any, Any], values: Mapping[str, Any]) -> Any:
+    """The value of `field` among a row's `values`, a secret sealed for that row."""
+    if isinstance(field, TokenField):
+        return field.seal(values[field.name], [values.get(name) for name in BINDING_IDS])
+    return values[field.name]
 
 
 @functools.cache

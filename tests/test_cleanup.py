@@ -239,9 +239,11 @@ def test_a_bad_setting_is_a_command_error_and_a_check_error(db, settings):
     assert not [m for m in checks.run_checks() if m.id.startswith("django_slack_store.E")]
 
 
-def prepared(model, name, value):
-    """`value` as the field hands it to the database (so encrypted, UTC, JSON as the backend wants)."""
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
+def prepared(model, name, value, bound_to=None):
+    """`value` as the field hands it to the database (UTC, JSON as the backend wants), a secret encrypted for
+    the row of the ids `bound_to`."""
+    field = model._meta.get_field(name)
+    return field.get_db_prep_save(field.seal(value, bound_to) if bound_to else value, connection)
 
 
 def insert_rows(model, names, rows):
@@ -285,7 +287,12 @@ def test_100k_rows_are_pruned_in_batches(db):
                 [
                     *constant,
                     f"T{group:05d}",
-                    prepared(model, "bot_token", f"xoxb-test-{group}-{n}"),
+                    prepared(
+                        model,
+                        "bot_token",
+                        f"xoxb-test-{group}-{n}",
+                        (CLIENT_ID, NO_ID, f"T{group:05d}", None),
+                    ),
                     instants[n],
                 ]
                 + [instants[10 - n]]

@@ -1,14 +1,15 @@
 """Tokens at rest: encrypted in every column on every database, keys from settings, clear errors, no leaks."""
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core import checks
 from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import OperationalError, connection, models, transaction
 from django.views.debug import ExceptionReporter
 
 from django_slack_store import crypto, native, rows, statements
-from django_slack_store.crypto import PREFIX, TokenDecryptionError, derive_key
-from django_slack_store.fields import UndecryptableToken
+from django_slack_store.crypto import FERNET_PREFIX, PREFIX, TokenDecryptionError, derive_key
+from django_slack_store.fields import Stored, UndecryptableToken
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
 from tests.support.at_rest import (
@@ -20,6 +21,7 @@ from tests.support.at_rest import (
     raw_rows,
     raw_tokens,
     set_raw_token,
+    unbound_with,
 )
 from tests.support.factories import BotFactory, InstallationFactory
 from tests.support.store_api import CLIENT_ID
@@ -72,8 +74,9 @@ def test_the_default_key_is_derived_from_secret_key(api, settings):
     settings.DJANGO_SLACK_STORE = {}
     installation = InstallationFactory()
     api.save(installation)
-    [(_, (stored, _))] = raw_tokens(SlackInstallation).items()
-    assert decrypt_with(derive_key(settings.SECRET_KEY), stored) == installation.user_token
+    [(pk, (stored, _))] = raw_tokens(SlackInstallation).items()
+    key = derive_key(settings.SECRET_KEY)
+    assert decrypt_with(key, stored, SlackInstallation, "user_token", pk) == installation.user_token
     assert derive_key(settings.SECRET_KEY) != derive_key(settings.SECRET_KEY + "x")
 
 
@@ -81,8 +84,8 @@ def test_explicit_keys_encrypt_with_the_first(api, settings):
     settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [NEW_KEY, OLD_KEY]}
     installation = InstallationFactory()
     api.save(installation)
-    [(_, (stored, _))] = raw_tokens(SlackInstallation).items()
-    assert decrypt_with(NEW_KEY, stored) == installation.user_token
+    [(pk, (stored, _))] = raw_tokens(SlackInstallation).items()
+    assert decrypt_with(NEW_KEY, stored, SlackInstallation, "user_token", pk) == installation.user_token
 
 
 def test_every_configured_key_decrypts(api, settings):
@@ -108,14 +111,168 @@ def test_secret_key_derived_keys_keep_decrypting(api, settings):
     assert vars(find(api, installation)) == vars(installation)
 
 
-def test_plaintext_rows_from_before_encryption_are_read_as_they_are(api):
+def test_plaintext_rows_from_before_encryption_are_read_only_when_unbound_values_are_accepted(api, settings):
     installation = InstallationFactory(rotating=True)
     api.save(installation)
     [pk] = raw_tokens(SlackBot)
     set_raw_token(SlackBot, pk, "bot_token", installation.bot_token)
     [pk] = raw_tokens(SlackInstallation)
     set_raw_token(SlackInstallation, pk, "user_token", installation.user_token)
+    settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [NEW_KEY], "ACCEPT_UNBOUND_TOKENS": True}
     assert vars(find(api, installation)) == vars(installation)
+
+
+# -- bound to their row ------------------------------------------------------------------------------------
+#
+# Someone who can write to the database but holds no key must not make one workspace's requests run with
+# another's token (docs/security.md, "Threat model").
+
+
+def copy_raw(model, column, from_pk, to_pk, to_column=None):
+    set_raw_token(model, to_pk, to_column or column, raw_value(model, column, from_pk))
+
+
+def raw_value(model, column, pk):
+    return next(row[column] for row in raw_rows(model) if row["id"] == str(pk))
+
+
+def save_two_workspaces(api, **kwargs):
+    one, two = InstallationFactory(complete=True, **kwargs), InstallationFactory(complete=True, **kwargs)
+    api.save(one)
+    api.save(two)
+    return one, two
+
+
+def test_a_bot_token_copied_into_another_workspaces_row_is_refused(api):
+    one, two = save_two_workspaces(api)
+    (one_pk, two_pk) = raw_tokens(SlackBot)
+    copy_raw(SlackBot, "bot_token", one_pk, two_pk)
+
+    with pytest.raises(TokenDecryptionError) as error:
+        api.find_bot(enterprise_id=two.enterprise_id, team_id=two.team_id)
+    assert_names_the_row(error, SlackBot, "bot_token", two_pk)
+    with pytest.raises(TokenDecryptionError):
+        find(api, two)
+    with pytest.raises(TokenDecryptionError):
+        SlackBot.objects.get(pk=two_pk).bot_token  # noqa: B018
+    assert vars(find(api, one)) == vars(one)  # the copied-from row is untouched
+
+
+def test_a_user_token_copied_to_another_users_row_or_column_is_refused(api):
+    installer = InstallationFactory(rotating=True)
+    colleague = InstallationFactory(rotating=True, team_id=installer.team_id, user_id="U0COLLEAGUE")
+    api.save(installer)
+    api.save(colleague)
+    installer_pk, colleague_pk = raw_tokens(SlackInstallation)
+    copy_raw(SlackInstallation, "user_token", installer_pk, colleague_pk)
+    with pytest.raises(TokenDecryptionError) as error:
+        api.find_installation(enterprise_id=None, team_id=installer.team_id, user_id="U0COLLEAGUE")
+    assert_names_the_row(error, SlackInstallation, "user_token", colleague_pk)
+
+    copy_raw(SlackInstallation, "user_token", installer_pk, installer_pk, to_column="user_refresh_token")
+    with pytest.raises(TokenDecryptionError) as error:
+        api.find_installation(enterprise_id=None, team_id=installer.team_id, user_id=installer.user_id)
+    assert_names_the_row(error, SlackInstallation, "user_refresh_token", installer_pk)
+
+
+def test_a_token_of_another_app_is_refused(api):
+    installation = InstallationFactory()
+    api.save(installation)
+    other_app = api.with_client_id("9999.8888")
+    other_app.save(installation)
+    ours, theirs = raw_tokens(SlackBot)
+    copy_raw(SlackBot, "bot_token", theirs, ours)
+    with pytest.raises(TokenDecryptionError):
+        api.find_bot(enterprise_id=None, team_id=installation.team_id)
+    assert other_app.find_bot(enterprise_id=None, team_id=installation.team_id).bot_token
+
+
+def test_the_incoming_webhook_url_is_encrypted_and_bound(api, settings):
+    settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [NEW_KEY]}
+    one, two = save_two_workspaces(api)
+    one_pk, two_pk = raw_tokens(SlackInstallation)
+    stored = raw_value(SlackInstallation, "incoming_webhook_url", one_pk)
+    assert stored.startswith(PREFIX) and "hooks.example.test" not in repr(raw_rows(SlackInstallation))
+    assert decrypt_with(NEW_KEY, stored, SlackInstallation, "incoming_webhook_url", one_pk) == (
+        one.incoming_webhook_url
+    )
+    assert find(api, one).incoming_webhook_url == one.incoming_webhook_url
+
+    copy_raw(SlackInstallation, "incoming_webhook_url", one_pk, two_pk)
+    with pytest.raises(TokenDecryptionError) as error:
+        find(api, two)
+    assert_names_the_row(error, SlackInstallation, "incoming_webhook_url", two_pk)
+
+
+@pytest.mark.parametrize(
+    "unbound",
+    [
+        pytest.param(lambda token: token, id="plaintext"),
+        pytest.param(lambda token: unbound_with(NEW_KEY, token), id="aesgcm-v1"),
+        pytest.param(
+            lambda token: FERNET_PREFIX + Fernet(NEW_KEY).encrypt(token.encode()).decode(), id="fernet"
+        ),
+    ],
+)
+def test_planted_and_unbound_values_are_refused_unless_accepted(api, settings, unbound):
+    settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [NEW_KEY]}
+    installation = InstallationFactory(rotating=True)
+    api.save(installation)
+    [pk] = raw_tokens(SlackBot)
+    planted = "xoxb-planted-by-a-database-writer"
+    set_raw_token(SlackBot, pk, "bot_token", unbound(planted))
+
+    with pytest.raises(TokenDecryptionError) as error:
+        api.find_bot(enterprise_id=None, team_id=installation.team_id)
+    assert_names_the_row(error, SlackBot, "bot_token", pk)
+    assert error.value.unbound and "ACCEPT_UNBOUND_TOKENS" in str(error.value)
+    assert "slack_store_rotate_keys" in str(error.value) and planted not in str(error.value)
+    with pytest.raises(TokenDecryptionError, match="not bound to its row"):
+        SlackBot.objects.get().bot_token  # noqa: B018
+
+    settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [NEW_KEY], "ACCEPT_UNBOUND_TOKENS": True}
+    assert api.find_bot(enterprise_id=None, team_id=installation.team_id).bot_token == planted
+
+
+def test_orm_writes_bind_like_the_store_and_update_is_refused(api):
+    installation = InstallationFactory()
+    api.save(installation)
+    row = SlackInstallation.objects.get()
+    row.user_token = "xoxp-written-through-the-orm"
+    row.save()
+    assert find(api, installation).user_token == "xoxp-written-through-the-orm"
+    SlackInstallation.objects.bulk_create(
+        [
+            SlackInstallation(
+                **{
+                    **{
+                        field.name: getattr(row, field.name)
+                        for field in SlackInstallation._meta.concrete_fields
+                    },
+                    "id": None,
+                    "user_id": "U0BULK",
+                    "user_token": "xoxp-bulk-created",
+                }
+            )
+        ]
+    )
+    found = api.find_installation(enterprise_id=None, team_id=installation.team_id, user_id="U0BULK")
+    assert found.user_token == "xoxp-bulk-created"
+
+    with pytest.raises(ValueError, match=r"SlackInstallation.user_token is encrypted for its row"):
+        with transaction.atomic():
+            SlackInstallation.objects.update(user_token="xoxp-no-row-to-bind-to")
+    SlackInstallation.objects.update(user_token=None)  # not a secret: allowed
+    assert find(api, installation).user_token is None
+
+
+def test_the_unbound_setting_is_checked(settings):
+    settings.DJANGO_SLACK_STORE = {"ACCEPT_UNBOUND_TOKENS": "yes"}
+    assert [message.id for message in run_checks()] == ["django_slack_store.E009"]
+    settings.DJANGO_SLACK_STORE = {"ACCEPT_UNBOUND_TOKENS": True, "ENCRYPTION_KEYS": [NEW_KEY]}
+    assert run_checks() == []
+    [warning] = run_checks(deploy=True)
+    assert warning.id == "django_slack_store.W004" and "planted" in warning.msg
 
 
 # -- keys that do not decrypt ---------------------------------------------------------------------------
@@ -177,16 +334,20 @@ def test_through_the_orm_the_row_stays_usable_and_its_token_raises(api):
     assert installation.team_id in str(bot) and bot.bot_refresh_token == installation.bot_refresh_token
     with pytest.raises(TokenDecryptionError, match=rf"SlackBot.bot_token of row pk={pk}"):
         bot.bot_token  # noqa: B018
-    with pytest.raises(TokenDecryptionError), transaction.atomic():
-        bot.save()  # never written back as something else
-
-    [marker] = SlackBot.objects.values_list("bot_token", flat=True)
+    bot.team_name = "Renamed"
+    bot.save()  # the value is written back as it was stored: nothing is lost
+    assert raw_tokens(SlackBot)[pk][0] == PREFIX + "damaged"
+    marker = SlackBot.objects.get().__dict__["bot_token"]
     assert isinstance(marker, UndecryptableToken) and repr(marker) == "<undecryptable SlackBot.bot_token>"
     with pytest.raises(TokenDecryptionError):
         f"Bearer {marker}"  # noqa: B018 (cannot be sent as a token)
 
+    # values() cannot open a secret (its binding needs the whole row): it gives the stored form.
+    [stored] = SlackBot.objects.values_list("bot_refresh_token", flat=True)
+    assert isinstance(stored, Stored) and stored.startswith(PREFIX) and repr(stored) == "<stored token>"
+
     with pytest.raises(TokenDecryptionError) as error:
-        crypto.decrypt(PREFIX + "garbage", model=SlackBot, field_name="bot_token")
+        crypto.decrypt(PREFIX + "garbage", b"", model=SlackBot, field_name="bot_token")
     assert "SlackBot.bot_token of a row" in str(error.value)
 
 
@@ -263,8 +424,8 @@ def test_changed_keys_are_used_at_once(api, settings):
     for key in (OLD_KEY, NEW_KEY):
         settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [key]}
         api.save(installation)
-        [(_, (stored, _))] = raw_tokens(SlackInstallation).items()
-        assert decrypt_with(key, stored) == installation.user_token
+        [(pk, (stored, _))] = raw_tokens(SlackInstallation).items()
+        assert decrypt_with(key, stored, SlackInstallation, "user_token", pk) == installation.user_token
 
 
 # -- no leaks -------------------------------------------------------------------------------------------

@@ -64,16 +64,18 @@ class Response:
     body: str
 
 
-# Prints the rows of one workspace as JSON: ids, tokens (decrypted by the model fields), expiry.
+# Prints the rows of one workspace as JSON: ids, tokens (decrypted by the model instances: `values()` gives
+# the stored form), expiry.
 _DUMP_ROWS = """
 import json
 from django_slack_store.models import SlackBot, SlackInstallation
 team_id = {team_id!r}
-installations = SlackInstallation.objects.filter(team_id=team_id).order_by("id")
-bots = SlackBot.objects.filter(team_id=team_id).order_by("id")
+def dump(model, *names):
+    rows = model.objects.filter(team_id=team_id).order_by("id")
+    return [{{name: getattr(row, name) for name in names}} for row in rows]
 print(json.dumps({{
-    "installations": list(installations.values("id", "user_id", "user_token")),
-    "bots": list(bots.values("id", "bot_token", "bot_refresh_token", "bot_token_expires_at")),
+    "installations": dump(SlackInstallation, "id", "user_id", "user_token"),
+    "bots": dump(SlackBot, "id", "bot_token", "bot_refresh_token", "bot_token_expires_at"),
 }}))
 """
 
