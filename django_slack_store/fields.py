@@ -143,7 +143,7 @@ class TokenField(_TextField[_ST, _GT]):
 
     def binding(self, ids: Sequence[str | None]) -> bytes:
         """The associated data of this column's value in the row of `ids` (BINDING_IDS, in order)."""
-        return crypto.binding(self.model._meta.db_table, self.column, ids)
+        return crypto.binding(self.model._meta.db_table, str(self.column), ids)
 
     @sensitive_variables()
     def seal(self, value: Any, ids: Sequence[str | None]) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import models, router, transaction
@@ -30,6 +30,9 @@ from .fields import (
     UndecryptableToken,
     open_tokens,
 )
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = [
     "SlackBot",
@@ -129,8 +132,8 @@ class SlackRecordQuerySet(models.QuerySet[_Record]):
         last_pk = None
         while True:
             with transaction.atomic(using=db):
-                batch = rows if last_pk is None else rows.filter(pk__gt=last_pk)
-                batch = list((batch if dry_run else batch.select_for_update())[:batch_size])
+                page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
+                batch = list((page if dry_run else page.select_for_update())[:batch_size])
                 stale = []
                 for pk, *values in batch:
                     row = dict(zip(ids, values, strict=False))
@@ -154,7 +157,7 @@ class SlackRecordQuerySet(models.QuerySet[_Record]):
 
 
 @sensitive_variables()
-def _reseal(field: TokenField, stored: Stored | None, ids: list[str | None], pk: object) -> Stored | None:
+def _reseal(field: TokenField[Any, Any], stored: Stored | None, ids: list[str | None], pk: object) -> Any:
     """A stored value, bound or not, stored again bound to its row with the first key."""
     if not stored:
         return stored
@@ -235,9 +238,11 @@ class SlackRecord(models.Model):
         abstract = True
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Self:
         # Secret columns are bound to their row: they are opened once the whole row is read.
-        instance = super().from_db(db, field_names, values)
+        instance = super().from_db(db, field_names, values, **kwargs)
         open_tokens(instance)
         return instance
 

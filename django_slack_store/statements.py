@@ -51,7 +51,7 @@ class Secret(NamedTuple):
     """A secret column of a result row, opened with the binding of its row (fields.TokenField.open())."""
 
     position: int
-    field: TokenField
+    field: TokenField[Any, Any]
     user_position: int | None  # where the row's user id is; None: the row has none (a bot)
 
 

@@ -229,6 +229,19 @@ def test_misuse_is_a_command_error(settings, args, settings_value, message):
     assert "not-a-key" not in str(error.value)
 
 
+def test_webhook_urls_are_rotated_too(store, settings):
+    settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [OLD_KEY]}
+    installation = InstallationFactory(complete=True)
+    store.save(installation)
+    settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [NEW_KEY, OLD_KEY]}
+    assert rotate()[-1] == "2 row(s) re-encrypted."
+    [row] = raw_rows(SlackInstallation)
+    webhook_url = decrypt_with(
+        NEW_KEY, row["incoming_webhook_url"], SlackInstallation, "incoming_webhook_url", int(row["id"])
+    )
+    assert webhook_url == installation.incoming_webhook_url
+
+
 def test_rows_of_every_client_and_database_alias(store, settings):
     settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [OLD_KEY]}
     save_installations(store, 1)

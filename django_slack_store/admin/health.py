@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 UNDECRYPTABLE = _("cannot be decrypted with the configured keys (docs/security.md)")
+UNBOUND = _("refused: not bound to this row; see manage.py slack_store_rotate_keys (docs/security.md)")
 
 
 class Health(enum.IntEnum):

@@ -160,9 +160,7 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
         SlackBot, _("workspace history"), _("Every bot row of this workspace")
     )
 
-    @admin.display(description=_("incoming webhook URL"))
-    def masked_incoming_webhook_url(self, row: AnnotatedInstallation) -> str:
-        return mask_url(row.incoming_webhook_url)
+    masked_incoming_webhook_url = masked_field("incoming_webhook_url", _("incoming webhook URL"), mask_url)
 
     # -- Revoke: the installer's user token, and (when the box is ticked) the bot the same install wrote.
 

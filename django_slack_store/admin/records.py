@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from ..crypto import TokenDecryptionError
 from ..masking import EMPTY, mask_token
 from .actions import RevokeAdmin
-from .health import UNDECRYPTABLE, Health, render_health
+from .health import UNBOUND, UNDECRYPTABLE, Health, render_health
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -134,15 +134,18 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
 # -- fields each admin makes for its own columns: `masked_bot_token = masked_field("bot_token", ...)`
 
 
-def masked_field(name: str, description: StrOrPromise) -> _Field:
-    """The token in the column `name`, masked; a token no configured key decrypts does not break the page."""
+def masked_field(
+    name: str, description: StrOrPromise, mask: Callable[[str | None], str] = mask_token
+) -> _Field:
+    """The secret in the column `name`, masked; a value that cannot be served (no configured key decrypts it,
+    or it is unbound) does not break the page."""
 
     @admin.display(description=description)
     def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> StrOrPromise:
         try:
-            return format_html('<span class="dss-token">{}</span>', mask_token(getattr(row, name)))
-        except TokenDecryptionError:
-            return UNDECRYPTABLE
+            return format_html('<span class="dss-token">{}</span>', mask(getattr(row, name)))
+        except TokenDecryptionError as error:
+            return UNBOUND if error.unbound else UNDECRYPTABLE
 
     return field
 

@@ -9,7 +9,11 @@ The rows are read and written with plain SQL, in batches, with the keys configur
 (`crypto` as it is today: a later change of the codec must keep reading what this wrote).
 """
 
+from collections.abc import Callable
+
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 import django_slack_store.fields
 from django_slack_store import crypto
@@ -20,18 +24,19 @@ SECRETS = {
     "SlackInstallation": ("user_token", "user_refresh_token", "incoming_webhook_url"),
     "SlackBot": ("bot_token", "bot_refresh_token"),
 }
+Convert = Callable[[str, bytes, str], str]
 # The release before stored webhook URLs in plaintext, the tokens encrypted.
 PLAINTEXT_BEFORE = ("incoming_webhook_url",)
 
 
-def bind(value, associated, column):
+def bind(value: str, associated: bytes, column: str) -> str:
     """Any stored form (bound, unbound, plaintext) stored bound to `associated`."""
     if value.startswith(crypto.PREFIX):
         return value
     return crypto.encrypt(crypto.decrypt(value, associated, accept_unbound=True), associated)
 
 
-def unbind(value, associated, column):
+def unbind(value: str, associated: bytes, column: str) -> str:
     """A bound value in the release before's form: plaintext webhook URLs, unbound tokens."""
     if not value.startswith(crypto.PREFIX):
         return value
@@ -39,8 +44,8 @@ def unbind(value, associated, column):
     return plaintext if column in PLAINTEXT_BEFORE else crypto.encrypt(plaintext, None)
 
 
-def rewrite(convert):
-    def migrate(apps, schema_editor):
+def rewrite(convert: Convert) -> Callable[[StateApps, BaseDatabaseSchemaEditor], None]:
+    def migrate(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         connection = schema_editor.connection
         quote = connection.ops.quote_name
         for model_name, columns in SECRETS.items():
@@ -80,7 +85,7 @@ def rewrite(convert):
     return migrate
 
 
-def _converted(convert, value, associated, column):
+def _converted(convert: Convert, value: str | None, associated: bytes, column: str) -> str | None:
     if not value:
         return value
     try:

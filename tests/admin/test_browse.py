@@ -13,6 +13,7 @@ from django_slack_store.fields import TokenField
 from django_slack_store.masking import EMPTY, HIDDEN, mask_token, mask_url
 from django_slack_store.models import SlackBot, SlackInstallation
 from tests.support.admin import admin_url, assert_no_tokens, tokens_of
+from tests.support.at_rest import set_raw_token
 from tests.support.factories import rotated
 
 pytestmark = pytest.mark.django_db
@@ -320,6 +321,17 @@ def test_a_token_no_key_decrypts_does_not_break_the_pages(admin_client, install,
     row = SlackInstallation.objects.defer("user_token", "user_refresh_token").get()
     html = admin_client.get(admin_url("slackinstallation", "change", row.pk)).content.decode()
     assert "cannot be decrypted" in html
+    assert_no_tokens(html, *tokens_of(installation))
+
+
+def test_a_planted_webhook_url_is_refused_and_does_not_break_the_pages(admin_client, install):
+    installation = install(team_id="T0PLANTED", complete=True)
+    row = SlackInstallation.objects.get()
+    planted = "https://hooks.slack.com/services/T0PLANTED/B0/planted-by-a-database-writer"
+    set_raw_token(SlackInstallation, row.pk, "incoming_webhook_url", planted)
+    html = admin_client.get(admin_url("slackinstallation", "change", row.pk)).content.decode()
+    assert "refused: not bound to this row" in html
+    assert "planted-by-a-database-writer" not in html
     assert_no_tokens(html, *tokens_of(installation))
 
 

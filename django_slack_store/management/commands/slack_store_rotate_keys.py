@@ -1,4 +1,5 @@
-"""`manage.py slack_store_rotate_keys`: re-encrypt every stored token with the first encryption key."""
+"""`manage.py slack_store_rotate_keys`: re-encrypt every stored secret with the first encryption key, bound to
+its row."""
 
 from argparse import ArgumentParser
 from typing import Any
@@ -14,10 +15,11 @@ from .. import options
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt the tokens of every installation and bot with the first key of "
-        "DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] (legacy plaintext tokens get encrypted). Rows already on that "
-        "key are skipped, so an interrupted run is resumed by running it again. Deploy the new key list to "
-        "every process first: a process that does not know the first key cannot read what this writes."
+        "Re-encrypt the tokens and webhook URLs of every installation and bot with the first key of "
+        "DJANGO_SLACK_STORE['ENCRYPTION_KEYS'], bound to their rows (values of earlier releases, unbound or "
+        "in plaintext, get bound: check first that nobody planted any). Rows already bound with that key are "
+        "skipped, so an interrupted run is resumed by running it again. Deploy the new key list to every "
+        "process first: a process that does not know the first key cannot read what this writes."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
