@@ -16,7 +16,7 @@ from django.views.decorators.debug import sensitive_variables
 from . import crypto
 from ._typing import Subscriptable
 
-__all__ = ["InstantField", "SlackIdField", "TokenField"]
+__all__ = ["InstantField", "SlackIdField", "Stored", "TokenField"]
 
 UTC = datetime.timezone.utc
 
