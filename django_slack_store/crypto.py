@@ -230,12 +230,10 @@ def decrypt(
     Unbound values (see the module's docstring) are read when `accept_unbound` is True, refused when False,
     and by default as `ACCEPT_UNBOUND_TOKENS` says.
     """
-    if accept_unbound is None:
-        accept_unbound = store_settings.ACCEPT_UNBOUND_TOKENS
     try:
         if stored.startswith(PREFIX):
             return _open(stored[len(PREFIX) :], associated).decode("utf-8")
-        if not accept_unbound:
+        if not (store_settings.ACCEPT_UNBOUND_TOKENS if accept_unbound is None else accept_unbound):
             raise TokenDecryptionError(model=model, field_name=field_name, pk=pk, unbound=True)
         if stored.startswith(UNBOUND_PREFIX):
             return _open(stored[len(UNBOUND_PREFIX) :], None).decode("utf-8")
