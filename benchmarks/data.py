@@ -21,11 +21,9 @@ import string
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 
 from slack_sdk.oauth.installation_store import Installation
 
-from django_slack_store import crypto
 from django_slack_store.models import NO_ID, SlackBot, SlackInstallation
 
 from . import config
@@ -41,37 +39,23 @@ SEED = "django-slack-store-bench"
 _ALNUM = string.ascii_letters + string.digits
 
 
-class Token(NamedTuple):
-    plain: str
-    stored: str  # what our TokenField keeps: encrypted
-
-
 class UniqueTokens:
-    """Every token different and encrypted by the store's codec, as a save would: the main data set."""
+    """Every token different: the main data set, and the saves during the run."""
 
-    def __call__(self, rng: random.Random, kind: str) -> Token:
-        plain = _random_token(rng, kind)
-        return Token(plain, crypto.encrypt(plain))
+    def __call__(self, rng: random.Random, kind: str) -> str:
+        return _random_token(rng, kind)
 
 
 class PooledTokens:
-    """A few tokens of each kind encrypted once and drawn at random: millions of rows cost no encryption."""
+    """A few tokens of each kind drawn at random: millions of rows cost no random text."""
 
     def __init__(self, size: int = 64):
         rng = random.Random(f"{SEED}:tokens")
         kinds = ("xoxb", "xoxp", "xoxe.xoxb", "xoxe.xoxp", "xoxe")
-        self.pool = {kind: [UniqueTokens()(rng, kind) for _ in range(size)] for kind in kinds}
+        self.pool = {kind: [_random_token(rng, kind) for _ in range(size)] for kind in kinds}
 
-    def __call__(self, rng: random.Random, kind: str) -> Token:
+    def __call__(self, rng: random.Random, kind: str) -> str:
         return rng.choice(self.pool[kind])
-
-
-class FreshTokens:
-    """New tokens for the saves during the run: only their plaintext is used (each store encrypts, or not)."""
-
-    def __call__(self, rng: random.Random, kind: str) -> Token:
-        plain = _random_token(rng, kind)
-        return Token(plain, plain)
 
 
 def _random_token(rng, kind) -> str:
@@ -109,14 +93,14 @@ class Install:
     team_name: str | None
     user_id: str
     installed_at: datetime.datetime
-    user_token: Token | None
-    user_refresh_token: Token | None
+    user_token: str | None
+    user_refresh_token: str | None
     user_token_expires_at: int | None
     webhook: tuple[str, str, str, str] | None  # url, channel, channel id, configuration url
     bot_id: str
     bot_user_id: str
-    bot_token: Token
-    bot_refresh_token: Token | None
+    bot_token: str
+    bot_refresh_token: str | None
     bot_token_expires_at: int | None
     bot_updated_at: datetime.datetime  # when the bot's credentials were last written: the freshest is served
 
@@ -134,16 +118,16 @@ class Install:
             enterprise_url=self.enterprise_url,
             team_id=self.team_id,
             team_name=self.team_name,
-            bot_token=self.bot_token.plain,
+            bot_token=self.bot_token,
             bot_id=self.bot_id,
             bot_user_id=self.bot_user_id,
             bot_scopes=BOT_SCOPES,
-            bot_refresh_token=_plain(self.bot_refresh_token),
+            bot_refresh_token=self.bot_refresh_token,
             bot_token_expires_at=self.bot_token_expires_at,
             user_id=self.user_id,
-            user_token=_plain(self.user_token),
+            user_token=self.user_token,
             user_scopes=USER_SCOPES if self.user_token else None,
-            user_refresh_token=_plain(self.user_refresh_token),
+            user_refresh_token=self.user_refresh_token,
             user_token_expires_at=self.user_token_expires_at,
             incoming_webhook_url=webhook[0],
             incoming_webhook_channel=webhook[1],
@@ -153,10 +137,6 @@ class Install:
             token_type="bot",
             installed_at=self.installed_at.timestamp(),
         )
-
-
-def _plain(token):
-    return token.plain if token else None
 
 
 @dataclass(slots=True)
@@ -304,8 +284,18 @@ _BOT_SCOPES_JSON = json.dumps(BOT_SCOPES)
 _USER_SCOPES_JSON = json.dumps(USER_SCOPES)
 
 
-def _stored(token):
-    return token.stored if token else None
+def _sealer(model, install: Install, user_id: str | None = None):
+    """Secrets as our TokenField stores them: encrypted, bound to the row of `install` (and `user_id`)."""
+    ids = (CLIENT_ID, install.enterprise_id, install.team_id, user_id)
+
+    def seal(name: str, value: str | None) -> str | None:
+        return str(model._meta.get_field(name).seal(value, ids)) if value else value
+
+    return seal
+
+
+def _as_is(name: str, value: str | None) -> str | None:
+    return value
 
 
 def _record_values(install: Install, updated_at) -> dict:
@@ -327,18 +317,18 @@ def _record_values(install: Install, updated_at) -> dict:
 def installation_values(install: Install, updated_at=None, *, stored=True) -> dict:
     """Our installation row's column values: JSON as text, absent ids as NO_ID, datetimes aware.
 
-    `stored=False` puts plaintext in the token columns (the raw floor's saves: no encryption)."""
-    token = _stored if stored else _plain
+    `stored=False` puts plaintext in the secret columns (the raw floor's saves: no encryption)."""
+    secret = _sealer(SlackInstallation, install, install.user_id) if stored else _as_is
     webhook = install.webhook or (None,) * 4
     return {
         **_record_values(install, updated_at or install.installed_at),
         "enterprise_url": install.enterprise_url,
         "user_id": install.user_id,
-        "user_token": token(install.user_token),
-        "user_refresh_token": token(install.user_refresh_token),
+        "user_token": secret("user_token", install.user_token),
+        "user_refresh_token": secret("user_refresh_token", install.user_refresh_token),
         "user_scopes": _USER_SCOPES_JSON if install.user_token else "[]",
         "user_token_expires_at": install.user_token_expires_at,
-        "incoming_webhook_url": webhook[0],
+        "incoming_webhook_url": secret("incoming_webhook_url", webhook[0]),
         "incoming_webhook_channel": webhook[1],
         "incoming_webhook_channel_id": webhook[2],
         "incoming_webhook_configuration_url": webhook[3],
@@ -347,14 +337,14 @@ def installation_values(install: Install, updated_at=None, *, stored=True) -> di
 
 
 def bot_values(install: Install, updated_at=None, *, stored=True) -> dict:
-    token = _stored if stored else _plain
+    secret = _sealer(SlackBot, install) if stored else _as_is
     return {
         **_record_values(install, updated_at or install.bot_updated_at),
-        "bot_token": token(install.bot_token),
+        "bot_token": secret("bot_token", install.bot_token),
         "bot_id": install.bot_id,
         "bot_user_id": install.bot_user_id,
         "bot_scopes": _BOT_SCOPES_JSON,
-        "bot_refresh_token": token(install.bot_refresh_token),
+        "bot_refresh_token": secret("bot_refresh_token", install.bot_refresh_token),
         "bot_token_expires_at": install.bot_token_expires_at,
     }
 
@@ -511,11 +501,11 @@ def _sdk_bot(install: Install) -> dict:
         "enterprise_name": install.enterprise_name,
         "team_id": install.team_id,
         "team_name": install.team_name,
-        "bot_token": install.bot_token.plain,
+        "bot_token": install.bot_token,
         "bot_id": install.bot_id,
         "bot_user_id": install.bot_user_id,
         "bot_scopes": ",".join(BOT_SCOPES),
-        "bot_refresh_token": _plain(install.bot_refresh_token),
+        "bot_refresh_token": install.bot_refresh_token,
         "bot_token_expires_at": _naive(install.bot_token_expires_at),
         "is_enterprise_install": install.is_enterprise_install,
         "installed_at": _naive(install.installed_at),
@@ -527,9 +517,9 @@ def _sdk_installation(install: Install) -> dict:
     return _sdk_bot(install) | {
         "enterprise_url": install.enterprise_url,
         "user_id": install.user_id,
-        "user_token": _plain(install.user_token),
+        "user_token": install.user_token,
         "user_scopes": ",".join(USER_SCOPES) if install.user_token else None,
-        "user_refresh_token": _plain(install.user_refresh_token),
+        "user_refresh_token": install.user_refresh_token,
         "user_token_expires_at": _naive(install.user_token_expires_at),
         "incoming_webhook_url": webhook[0],
         "incoming_webhook_channel": webhook[1],

@@ -86,7 +86,7 @@ class Bench:
         reserve = min(options.batch, len(keys) // 10)
         self.readable = keys[: len(keys) - 2 * reserve]
         self.rotated = {"stores": keys[-2 * reserve : -reserve], "floor": keys[-reserve:]}
-        self.tokens = data.FreshTokens()
+        self.tokens = data.UniqueTokens()
         self.serial = itertools.count()
         self.samples = defaultdict(list)  # (mode, subject, operation) -> ns
         self.cpu = defaultdict(int)  # (mode, subject, operation) -> process CPU ns of its timed batches
@@ -322,10 +322,10 @@ def _native_calls():
 def _expected(subject, op, key):
     served = key.served_bot()
     if op == "find_bot":
-        answer = (served.team_id, served.bot_token.plain)
+        answer = (served.team_id, served.bot_token)
     else:
         latest = key.latest(key.user_id if op == "find_installation_user" else None)
-        answer = (latest.team_id, latest.user_id, served.bot_token.plain)
+        answer = (latest.team_id, latest.user_id, served.bot_token)
     return _comparable(subject, key, answer)
 
 

@@ -28,7 +28,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import (
 )
 
 from django_slack_store import crypto, native
-from django_slack_store.models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID
+from django_slack_store.models import BOT_IDENTITY, INSTALLATION_IDENTITY, NO_ID, SlackBot
 from django_slack_store.stores import DjangoInstallationStore
 
 from . import config, data, routing
@@ -138,6 +138,7 @@ class AsyncCachedStoreSubject(_Cached, AsyncStoreSubject):
 _INSTALLATION_ROW = ["id", *data.INSTALLATION_COLUMNS]
 _INSTALLATION_SELECT = [*_INSTALLATION_ROW, *BOT_FIELDS]
 _BOT_SELECT = ["id", *data.BOT_COLUMNS]
+_BOT_TOKEN = SlackBot._meta.get_field("bot_token")
 
 
 class Statements:
@@ -233,15 +234,23 @@ class _Floor:
         if row is None:
             return None
         values = dict(zip(_INSTALLATION_SELECT, row, strict=True))
-        bot_token = values["bot_token"] and crypto.decrypt(values["bot_token"])
-        return values["team_id"] or None, values["user_id"] or None, bot_token
+        return values["team_id"] or None, values["user_id"] or None, _bot_token(values)
 
     @staticmethod
     def describe_bot(row):
         if row is None:
             return None
         values = dict(zip(_BOT_SELECT, row, strict=True))
-        return values["team_id"] or None, crypto.decrypt(values["bot_token"])
+        return values["team_id"] or None, _bot_token(values)
+
+
+def _bot_token(values):
+    """The bot token of a floor's row: bound to its key as the data set stores it, or in plaintext as the
+    floor's own saves write it."""
+    if not values["bot_token"]:
+        return values["bot_token"]
+    ids = (data.CLIENT_ID, values["enterprise_id"], values["team_id"], None)
+    return crypto.decrypt(values["bot_token"], _BOT_TOKEN.binding(ids), accept_unbound=True)
 
 
 class _SyncFloor(_Floor):
