@@ -66,8 +66,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
     store_class: type[DjangoInstallationStore] = DjangoInstallationStore
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
-        codename = get_permission_codename("revoke", self.opts)
-        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+        return may_revoke(request, self.model)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -115,6 +114,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             "objects_name": str(model_ngettext(queryset)),
             "targets": targets,
             "selected_pks": [target.row.pk for target in targets if not target.part_of],
+            "revokes_bots": any(isinstance(target.row, SlackBot) for target in targets),
             "opts": opts,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "media": self.media,
@@ -178,6 +178,12 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
     def revoke_failed(self, request: HttpRequest, row: SlackInstallation | SlackBot, message: str) -> None:
         _log(request, row, CHANGE, gettext("Revoke failed: %(message)s") % {"message": message})
         self.message_user(request, message, messages.ERROR)
+
+
+def may_revoke(request: HttpRequest, model: type[Model]) -> bool:
+    """Whether the user has the `revoke_<model>` permission."""
+    codename = get_permission_codename("revoke", model._meta)
+    return request.user.has_perm(f"{model._meta.app_label}.{codename}")
 
 
 def load_target(

@@ -99,12 +99,37 @@ def test_posting_revoke_without_the_permission_is_forbidden(staff_client, two_wo
     assert slack.calls_to("auth.revoke") == []
 
 
-def test_a_user_with_the_permission_revokes(staff_client, two_workspaces, slack):
-    operator = staff_client("view_slackinstallation", "revoke_slackinstallation")
+def test_a_user_with_both_permissions_revokes_installations_and_their_bots(
+    staff_client, two_workspaces, slack
+):
+    operator = staff_client("view_slackinstallation", "revoke_slackinstallation", "revoke_slackbot")
     response = confirm(operator, "slackinstallation", [installation_row("T0ONE")], revoke_bots="yes")
     assert response.status_code == 200
     assert not SlackInstallation.objects.filter(team_id="T0ONE").exists()
     assert not SlackBot.objects.filter(team_id="T0ONE").exists()
+
+
+def test_without_the_bot_permission_the_bots_are_left_alone(staff_client, two_workspaces, slack):
+    # Revoking a bot deactivates the app in its workspace: revoke_slackinstallation alone must not do it.
+    one, _ = two_workspaces
+    operator = staff_client("view_slackinstallation", "revoke_slackinstallation")
+    row = installation_row("T0ONE")
+    html = choose(operator, "slackinstallation", [row]).content.decode()
+    assert "revoke_bots" not in html and f"Slack bot #{bot_row('T0ONE').pk}" not in html
+    assert "The bots of these installations are left alone" in html
+
+    response = confirm(operator, "slackinstallation", [row], revoke_bots="yes")  # the box, forged
+    assert revoked_tokens(slack) == [one.user_token]
+    assert not SlackInstallation.objects.filter(team_id="T0ONE").exists()
+    assert SlackBot.objects.filter(team_id="T0ONE").exists()
+    assert reported(response) == [
+        (
+            messages.INFO,
+            "The bots of these installations were left alone: revoking a bot needs the permission “Can "
+            "revoke Slack bot”.",
+        ),
+        (messages.SUCCESS, f"Revoked at Slack and deleted Slack installation “{row}” (user token revoked)."),
+    ]
 
 
 # -- the confirmation page ----------------------------------------------------------------------------------
@@ -143,6 +168,23 @@ def test_the_bot_confirmation_page_has_no_bot_box(admin_client, two_workspaces):
     html = choose(admin_client, "slackbot", [bot_row("T0ONE")]).content.decode()
     assert mask_token(two_workspaces[0].bot_token) in html
     assert "revoke_bots" not in html
+
+
+DEACTIVATES = "Revoking a bot token deactivates the app in that workspace"
+
+
+@pytest.mark.parametrize("model, row", [("slackbot", bot_row), ("slackinstallation", installation_row)])
+def test_the_confirmation_page_says_revoking_a_bot_deactivates_the_app(
+    admin_client, two_workspaces, model, row
+):
+    assert DEACTIVATES in choose(admin_client, model, [row("T0ONE")]).content.decode()
+
+
+def test_no_bot_no_deactivation_warning(staff_client, two_workspaces):
+    operator = staff_client("view_slackinstallation", "revoke_slackinstallation")
+    assert (
+        DEACTIVATES not in choose(operator, "slackinstallation", [installation_row("T0ONE")]).content.decode()
+    )
 
 
 # -- revoking ----------------------------------------------------------------------------------------------
