@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -17,11 +18,21 @@ from .conf import store_settings
 
 logger = logging.getLogger(__name__)
 
-# Slack's answers meaning the token does not work any more: revoked, uninstalled, deactivated, expired or
-# unknown. Revoking it again cannot succeed, and there is nothing left to revoke.
-ALREADY_INVALID = frozenset(
-    {"invalid_auth", "token_revoked", "account_inactive", "token_expired", "not_authed"}
-)
+# Slack's answers that prove the token dead: revoked (or uninstalled) before, or its user or workspace
+# deactivated. Revoking it again cannot succeed, and there is nothing left to revoke.
+DEAD = frozenset({"token_revoked", "account_inactive"})
+
+# Answers that look as final but prove nothing, and why: the row, with the refresh token it may hold, is kept.
+NOT_PROOF = {
+    "token_expired": _(
+        "the access token has expired, but with token rotation its refresh token may still get new ones"
+    ),
+    "invalid_auth": _(
+        "Slack refused the token, as it refuses one restricted to other IP addresses: it may still work from "
+        "your app's servers"
+    ),
+    "not_authed": _("no token reached Slack: a proxy on the way may have dropped it"),
+}
 
 # Seconds per call: an admin request revoking several rows must not hang on an unreachable Slack.
 TIMEOUT = 10
@@ -50,8 +61,11 @@ def revoke(token: str, web_client: WebClient | None = None) -> Revocation:
         response = web_client.auth_revoke(token=token)
     except SlackApiError as error:
         code, status = _error(error)
-        if code in ALREADY_INVALID:
+        if code in DEAD:
             return Revocation(True, gettext("already invalid at Slack: %(code)s") % {"code": code})
+        if code in NOT_PROOF:
+            why = gettext("Slack answered %(code)s: %(why)s") % {"code": code, "why": NOT_PROOF[code]}
+            return Revocation(False, why)
         if code:
             return Revocation(False, gettext("Slack answered %(code)s") % {"code": code})
         return Revocation(

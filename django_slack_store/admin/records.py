@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -137,17 +136,6 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
     def pretty_custom_values(self, row: _Row) -> str:
         text = json.dumps(row.custom_values, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre class="dss-json">{}</pre>', text)
-
-    def admin_url(self, model: type[Model], view: str, *args: object, query: str = "") -> str | None:
-        """A link into this admin site, or None when `model` is not registered on it."""
-        if not self.admin_site.is_registered(model):
-            return None
-        opts = model._meta
-        try:
-            url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_{view}", args=args)
-        except NoReverseMatch:
-            return None
-        return f"{url}?{query}" if query else url
 
     def workspace_query(self, row: _Row) -> str:
         return urlencode({name: getattr(row, name) for name in WORKSPACE_LOOKUPS})

@@ -8,6 +8,7 @@ import pytest
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.test import Client
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
@@ -318,20 +319,151 @@ def test_slack_out_of_reach_keeps_every_row(admin_client, two_workspaces, settin
     assert received == []
 
 
-def test_tokens_already_dead_at_slack_are_deleted(admin_client, install, slack):
-    unknown = install(team_id="T0UNKNOWN")  # never registered: invalid_auth
-    revoked = install(team_id="T0REVOKED")
-    register(slack, revoked)
+def test_tokens_proven_dead_at_slack_are_deleted(admin_client, install, slack):
+    revoked, inactive = install(team_id="T0REVOKED"), install(team_id="T0INACTIVE")
+    register(slack, revoked, inactive)
     WebClient(base_url=slack.base_url).auth_revoke(token=revoked.bot_token)  # token_revoked from now on
-    bots = [bot_row("T0REVOKED"), bot_row("T0UNKNOWN")]
+    slack.add_error("auth.revoke", inactive.bot_token, "account_inactive")
+    bots = [bot_row("T0INACTIVE"), bot_row("T0REVOKED")]
     response = confirm(admin_client, "slackbot", bots)
     assert not SlackBot.objects.exists()
     deleted = "Revoked at Slack and deleted Slack bot"
     assert reported(response) == [
-        (messages.SUCCESS, f"{deleted} “{bots[0]}” (bot token already invalid at Slack: token_revoked)."),
-        (messages.SUCCESS, f"{deleted} “{bots[1]}” (bot token already invalid at Slack: invalid_auth)."),
+        (messages.SUCCESS, f"{deleted} “{bots[0]}” (bot token already invalid at Slack: account_inactive)."),
+        (messages.SUCCESS, f"{deleted} “{bots[1]}” (bot token already invalid at Slack: token_revoked)."),
     ]
-    assert_no_tokens(response.content.decode(), *tokens_of(unknown, revoked))
+    assert_no_tokens(response.content.decode(), *tokens_of(revoked, inactive))
+
+
+NOT_PROOF = [
+    (
+        "token_expired",
+        "the access token has expired, but with token rotation its refresh token may still get new ones",
+    ),
+    (
+        "invalid_auth",
+        "Slack refused the token, as it refuses one restricted to other IP addresses: it may still work from "
+        "your app's servers",
+    ),
+    ("not_authed", "no token reached Slack: a proxy on the way may have dropped it"),
+]
+
+
+def kept_page(response) -> list[tuple[str | None, list[tuple[int, str]]]]:
+    """The page of kept rows: per model, where its form posts, and each row's pk and why it was kept."""
+    assert "admin/django_slack_store/revoke_selected_kept.html" in [t.name for t in response.templates]
+    groups = response.context["groups"]
+    return [(group["url"], [(t.row.pk, t.kept) for t in group["targets"]]) for group in groups]
+
+
+@pytest.mark.parametrize("code, why", NOT_PROOF, ids=[code for code, _ in NOT_PROOF])
+def test_answers_that_do_not_prove_the_token_dead_keep_the_row(
+    admin_client, install, slack, received, code, why
+):
+    installation = install(team_id="T0KEPT", rotating=True)
+    register(slack, installation)
+    slack.add_error("auth.revoke", installation.bot_token, code)
+    bot = bot_row("T0KEPT")
+    response = confirm(admin_client, "slackbot", [bot])
+
+    # The row, and the refresh token that may still mint access tokens, are kept; the operator is told why.
+    assert SlackBot.objects.get().bot_refresh_token == installation.bot_refresh_token
+    assert received == []
+    reason = f"could not revoke its bot token: Slack answered {code}: {why}"
+    assert reported(response) == [(messages.ERROR, f"Slack bot “{bot}” was kept: {reason}.")]
+    assert logged(bot) == [(CHANGE, f"Revoke failed: Slack bot “{bot}” was kept: {reason}.")]
+    assert kept_page(response) == [(admin_url("slackbot"), [(bot.pk, reason)])]
+    html = response.content.decode()
+    assert f'<input type="checkbox" name="_selected_action" value="{bot.pk}">' in html  # not ticked
+    assert_no_tokens(html, *tokens_of(installation))
+
+
+def delete_anyway(client, model, rows):
+    """Tick `rows` on the page of kept rows and press "Delete the ticked … without revoking"."""
+    data = {
+        "action": "revoke_selected",
+        "index": 0,
+        "delete_anyway": "yes",
+        "_selected_action": [row.pk for row in rows],
+    }
+    return client.post(admin_url(model), data, follow=True)
+
+
+def test_kept_rows_the_operator_ticks_are_deleted_anyway(
+    admin_client, install, slack, received, django_capture_on_commit_callbacks
+):
+    installations = [install(team_id="T0EXPIRED1"), install(team_id="T0EXPIRED2")]
+    register(slack, *installations)
+    for installation in installations:
+        slack.add_error("auth.revoke", installation.bot_token, "token_expired")
+    bots = [bot_row("T0EXPIRED2"), bot_row("T0EXPIRED1")]
+    html = confirm(admin_client, "slackbot", bots).content.decode()
+    for field in ('name="csrfmiddlewaretoken"', 'name="delete_anyway" value="yes"', 'name="index" value="0"'):
+        assert field in html
+    calls = len(slack.calls)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = delete_anyway(admin_client, "slackbot", [bots[0]])
+
+    assert response.redirect_chain == [(admin_url("slackbot"), 302)]
+    assert list(SlackBot.objects.values_list("team_id", flat=True)) == ["T0EXPIRED1"]
+    assert len(slack.calls) == calls  # nothing sent to Slack
+    assert received == [
+        ("bot_deleted", {"client_id": CLIENT_ID, "enterprise_id": None, "team_id": "T0EXPIRED2"})
+    ]
+    assert reported(response) == [
+        (
+            messages.WARNING,
+            f"Deleted Slack bot “{bots[0]}” without revoking it at Slack: its tokens may still work there.",
+        )
+    ]
+    assert logged(bots[0])[-1] == (
+        DELETION,
+        "Deleted without revoking at Slack, as the operator chose: its tokens may still work.",
+    )
+    assert_no_tokens(response.content.decode(), *tokens_of(*installations))
+
+
+def test_kept_installations_and_bots_are_each_deleted_anyway_on_their_own_list(admin_client, install, slack):
+    installation = install(team_id="T0KEPT")
+    register(slack, installation)
+    slack.add_error("auth.revoke", installation.user_token, "token_expired")
+    slack.add_error("auth.revoke", installation.bot_token, "not_authed")
+    row, bot = installation_row("T0KEPT"), bot_row("T0KEPT")
+    response = confirm(admin_client, "slackinstallation", [row], revoke_bots="yes")
+    why = dict(NOT_PROOF)
+    assert kept_page(response) == [
+        (
+            admin_url("slackinstallation"),
+            [
+                (
+                    row.pk,
+                    f"could not revoke its user token: Slack answered token_expired: {why['token_expired']}",
+                )
+            ],
+        ),
+        (
+            admin_url("slackbot"),
+            [(bot.pk, f"could not revoke its bot token: Slack answered not_authed: {why['not_authed']}")],
+        ),
+    ]
+    delete_anyway(admin_client, "slackbot", [bot])
+    assert SlackInstallation.objects.exists() and not SlackBot.objects.exists()
+    delete_anyway(admin_client, "slackinstallation", [row])
+    assert not SlackInstallation.objects.exists()
+
+
+def test_deleting_anyway_needs_the_revoke_permission(staff_client, two_workspaces, slack):
+    viewer = staff_client("view_slackinstallation", "view_slackbot", "revoke_slackinstallation")
+    assert delete_anyway(viewer, "slackbot", [bot_row("T0ONE")]).status_code == 403
+    assert SlackBot.objects.count() == 2
+
+
+def test_deleting_anyway_needs_the_csrf_token(admin_user, two_workspaces, slack):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert delete_anyway(client, "slackbot", [bot_row("T0ONE")]).status_code == 403
+    assert SlackBot.objects.count() == 2
 
 
 def test_an_installation_without_tokens_is_just_deleted(admin_client, install, slack):
@@ -424,6 +556,10 @@ def slack_response(data):
          "unexpected answer from Slack (HTTP 502)"),
         (SlackApiError("no", slack_response({"ok": False, "error": "account_inactive"})), True,
          "already invalid at Slack: account_inactive"),
+        (SlackApiError("no", slack_response({"ok": False, "error": "token_revoked"})), True,
+         "already invalid at Slack: token_revoked"),
+        *[(SlackApiError("no", slack_response({"ok": False, "error": code})), False,
+           f"Slack answered {code}: {why}") for code, why in NOT_PROOF],
         (URLError(TimeoutError("timed out")), False, "could not reach Slack: TimeoutError"),
         (URLError("unknown url type: gopher"), False, "could not reach Slack: unknown url type: gopher"),
         (RuntimeError("a bug"), False, "unexpected error (logged)"),
