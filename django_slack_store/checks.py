@@ -157,6 +157,17 @@ def check_async(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -
     )
 
 
+@checks.register(checks.Tags.admin)
+def check_revoke_deadline(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    user_settings = store_settings.user_settings()
+    if not isinstance(user_settings, dict):
+        return []
+    hint = "How long one admin request may spend revoking at Slack; keep it below your proxy's timeout."
+    return _int_setting(user_settings, "REVOKE_DEADLINE", 1, "seconds", "django_slack_store.E009", hint=hint)
+
+
 def _int_setting(
     user_settings: dict[str, Any], name: str, minimum: int, unit: str, check_id: str, hint: str | None = None
 ) -> list[checks.CheckMessage]:

@@ -4,6 +4,7 @@ Every row's outcome is reported to the operator and logged as a `LogEntry`: ids 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -23,6 +24,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .. import revocation
 from .._typing import Subscriptable
+from ..conf import store_settings
 from ..crypto import TokenDecryptionError
 from ..masking import mask_token
 from ..models import SlackBot, SlackInstallation
@@ -98,9 +100,31 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
         targets = self.revoke_targets(request, list(queryset.values_list("pk", flat=True)), confirmed)
         if not confirmed:
             return self.revoke_confirmation(request, queryset, targets)
-        web_client = revocation.client()
-        kept = [target for target in targets if not self.revoke_target(request, target, web_client)]
+        kept = self.revoke_within_deadline(request, targets)
         return self.revoke_kept(request, kept) if kept else None
+
+    def revoke_within_deadline(self, request: HttpRequest, targets: list[Target]) -> list[Target]:
+        """Revoke the targets in turn, within `REVOKE_DEADLINE` seconds all told (a request that outlives a
+        proxy's timeout would leave the operator with no answer): each row's calls end by then, and the rows
+        left once it has passed are not attempted, and kept. Returns the rows kept."""
+        seconds = store_settings.REVOKE_DEADLINE
+        deadline = time.monotonic() + seconds
+        kept, not_attempted = [], []
+        for target in targets:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                target.kept = gettext("not attempted: this request's time for Slack ran out")
+                not_attempted.append(target)
+            elif not self.revoke_target(request, target, revocation.client(min(revocation.TIMEOUT, left))):
+                kept.append(target)
+        if not_attempted:
+            message = gettext(
+                "Not attempted, as this request's time for Slack (%(seconds)s s) ran out, and kept: "
+                "%(names)s. Revoke them again."
+            )
+            names = ", ".join(_name(target.row) for target in not_attempted)
+            self.message_user(request, message % {"seconds": seconds, "names": names}, messages.ERROR)
+        return kept + not_attempted
 
     def revoke_targets(self, request: HttpRequest, pks: list[int], confirmed: bool) -> list[Target]:
         targets = (load_target(self.model, pk, self.tokens_to_revoke) for pk in pks)

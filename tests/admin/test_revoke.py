@@ -2,6 +2,7 @@
 
 import re
 import socket
+import time
 from urllib.error import URLError
 
 import pytest
@@ -319,6 +320,63 @@ def test_slack_out_of_reach_keeps_every_row(admin_client, two_workspaces, settin
     assert received == []
 
 
+def test_a_hung_slack_is_given_up_at_the_request_deadline(admin_client, install, slack, settings, received):
+    settings.DJANGO_SLACK_STORE = {"SLACK_API_URL": slack.base_url, "REVOKE_DEADLINE": 1}
+    installations = [install(team_id=f"T0HUNG{n}") for n in range(3)]
+    register(slack, *installations)
+    slack.add_delay("auth.revoke", 60)
+    bots = [bot_row(f"T0HUNG{n}") for n in (2, 1, 0)]  # newest first, as listed
+
+    started = time.monotonic()
+    response = confirm(admin_client, "slackbot", bots)
+    elapsed = time.monotonic() - started
+
+    # One call, cut at the 1 s deadline; the other rows are not attempted (3 calls × 10 s before).
+    assert 1 <= elapsed < 4
+    assert len(slack.calls_to("auth.revoke")) == 1
+    assert SlackBot.objects.count() == 3 and received == []
+    timed_out = "could not revoke its bot token: could not reach Slack: no answer in time"
+    assert reported(response) == [
+        (messages.ERROR, f"Slack bot “{bots[0]}” was kept: {timed_out}."),
+        (
+            messages.ERROR,
+            "Not attempted, as this request's time for Slack (1 s) ran out, and kept: "
+            f"Slack bot “{bots[1]}”, Slack bot “{bots[2]}”. Revoke them again.",
+        ),
+    ]
+    not_attempted = "not attempted: this request's time for Slack ran out"
+    assert kept_page(response) == [
+        (
+            admin_url("slackbot"),
+            [(bots[0].pk, timed_out), (bots[1].pk, not_attempted), (bots[2].pk, not_attempted)],
+        )
+    ]
+    assert logged(bots[1]) == []  # nothing was done to it
+
+
+def test_a_proxy_error_page_is_reported_short_and_without_the_token(
+    admin_client, two_workspaces, slack, caplog
+):
+    one, two = two_workspaces
+    bot = bot_row("T0ONE")
+    # A 2 KB page that echoes the request's Authorization header.
+    page = (
+        f"<html><body><h1>502 Bad Gateway</h1><p>Bearer {one.bot_token}</p>" + "<p>upstream hung</p>\n" * 100
+    )
+    slack.add_page("auth.revoke", one.bot_token, page, status=502)
+    response = confirm(admin_client, "slackbot", [bot])
+
+    [(level, message)] = reported(response)
+    kept = f"Slack bot “{bot}” was kept: could not revoke its bot token: "
+    kept += "unexpected answer from Slack (HTTP 502): "
+    assert level == messages.ERROR and message.startswith(kept)
+    assert "502 Bad Gateway" in message and len(message) <= len(kept) + revocation.EXCERPT_LENGTH + 1
+    assert logged(bot) == [(CHANGE, f"Revoke failed: {message}")]
+    assert SlackBot.objects.filter(pk=bot.pk).exists()
+    for text in (response.content.decode(), repr(list(LogEntry.objects.values())), caplog.text):
+        assert_no_tokens(text, *tokens_of(one, two))
+
+
 def test_tokens_proven_dead_at_slack_are_deleted(admin_client, install, slack):
     revoked, inactive = install(team_id="T0REVOKED"), install(team_id="T0INACTIVE")
     register(slack, revoked, inactive)
@@ -560,7 +618,10 @@ def slack_response(data):
          "already invalid at Slack: token_revoked"),
         *[(SlackApiError("no", slack_response({"ok": False, "error": code})), False,
            f"Slack answered {code}: {why}") for code, why in NOT_PROOF],
-        (URLError(TimeoutError("timed out")), False, "could not reach Slack: TimeoutError"),
+        (URLError(TimeoutError("timed out")), False, "could not reach Slack: no answer in time"),
+        (TimeoutError("timed out"), False, "could not reach Slack: no answer in time"),  # reading the answer
+        (SlackApiError("no", slack_response({"ok": False, "error": "<p>" + "x" * 2000})), False,
+         "unexpected answer from Slack (HTTP 200): <p>" + "x" * 196 + "…"),
         (URLError("unknown url type: gopher"), False, "could not reach Slack: unknown url type: gopher"),
         (RuntimeError("a bug"), False, "unexpected error (logged)"),
     ],
