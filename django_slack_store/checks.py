@@ -148,6 +148,17 @@ def check_async(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -
     )
 
 
+@checks.register(checks.Tags.admin)
+def check_revoke_deadline(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    user_settings = store_settings.user_settings()
+    if not isinstance(user_settings, dict):
+        return []
+    hint = "How long one admin request may spend revoking at Slack; keep it below your proxy's timeout."
+    return _int_setting(user_settings, "REVOKE_DEADLINE", 1, "seconds", "django_slack_store.E009", hint=hint)
+
+
 @checks.register(checks.Tags.security)
 def check_unbound_tokens(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
@@ -155,7 +166,7 @@ def check_unbound_tokens(
     user_settings = store_settings.user_settings()
     if not isinstance(user_settings, dict):
         return []
-    return _bool_setting(user_settings, "ACCEPT_UNBOUND_TOKENS", "django_slack_store.E009")
+    return _bool_setting(user_settings, "ACCEPT_UNBOUND_TOKENS", "django_slack_store.E010")
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -20,6 +20,10 @@ DEFAULTS: dict[str, Any] = {
     # The admin marks a rotating token "expiring" this many minutes before its expiry: Bolt's token rotator
     # refreshes it then (its token_rotation_expiration_minutes, 120 by default); keep the two equal.
     "ROTATION_WINDOW_MINUTES": 120,
+    # Seconds one admin request may spend calling Slack's auth.revoke (each call 10 s at most, and no longer
+    # than the time left): the rows left when it runs out are not attempted, and kept. Keep it below the
+    # timeout of the proxies in front of Django.
+    "REVOKE_DEADLINE": 20,
     # Fernet keys for tokens at rest (docs/security.md): the first encrypts, all decrypt. Empty: a key
     # derived from SECRET_KEY (`check --deploy` recommends explicit keys). After adding a key in front,
     # `manage.py slack_store_rotate_keys` re-encrypts the stored tokens with it.
@@ -56,6 +60,7 @@ class StoreSettings:
         SLACK_API_URL: str
         ADMIN_ENABLED: bool
         ROTATION_WINDOW_MINUTES: int
+        REVOKE_DEADLINE: int
         ENCRYPTION_KEYS: Sequence[str | bytes] | None
         ACCEPT_UNBOUND_TOKENS: bool
         HISTORY_KEEP: int | None

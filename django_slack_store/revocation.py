@@ -2,29 +2,50 @@
 
 One call per token through slack_sdk's `WebClient`, at `DJANGO_SLACK_STORE["SLACK_API_URL"]`. Every outcome
 is a `Revocation`, never an exception: one token's failure must not stop the others. Whether the token is
-dead at Slack afterwards decides whether its row may be deleted (docs/admin.md, "Failure policy").
+dead at Slack afterwards decides whether its row may be deleted (docs/admin.md, "Failure policy"). What Slack
+(or a proxy) answered is reported as its error code, or a short excerpt with anything like a token masked.
 """
 
 import logging
+import re
 from dataclasses import dataclass
 
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from .conf import store_settings
+from .masking import MASK
 
 logger = logging.getLogger(__name__)
 
-# Slack's answers meaning the token does not work any more: revoked, uninstalled, deactivated, expired or
-# unknown. Revoking it again cannot succeed, and there is nothing left to revoke.
-ALREADY_INVALID = frozenset(
-    {"invalid_auth", "token_revoked", "account_inactive", "token_expired", "not_authed"}
-)
+# Slack's answers that prove the token dead: revoked (or uninstalled) before, or its user or workspace
+# deactivated. Revoking it again cannot succeed, and there is nothing left to revoke.
+DEAD = frozenset({"token_revoked", "account_inactive"})
 
-# Seconds per call: an admin request revoking several rows must not hang on an unreachable Slack.
+# Answers that look as final but prove nothing, and why: the row, with the refresh token it may hold, is kept.
+NOT_PROOF = {
+    "token_expired": _(
+        "the access token has expired, but with token rotation its refresh token may still get new ones"
+    ),
+    "invalid_auth": _(
+        "Slack refused the token, as it refuses one restricted to other IP addresses: it may still work from "
+        "your app's servers"
+    ),
+    "not_authed": _("no token reached Slack: a proxy on the way may have dropped it"),
+}
+
+# Seconds per call, at most; each admin request also has its own overall deadline (REVOKE_DEADLINE).
 TIMEOUT = 10
+
+# What an error code of Slack looks like; any other "error" is an unexpected answer (a proxy's, say).
+ERROR_CODE = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+# The most of an unexpected answer shown: enough to recognise a proxy's error page, never a whole page.
+EXCERPT_LENGTH = 200
+# Anything like a Slack token in an answer (a proxy's error page may echo the request's header).
+TOKEN_LIKE = re.compile(r"\b(?:xox|xapp-)\S*")
 
 
 @dataclass(frozen=True)
@@ -36,8 +57,38 @@ class Revocation:
     detail: str
 
 
-def client() -> WebClient:
-    return WebClient(base_url=store_settings.SLACK_API_URL, timeout=TIMEOUT)
+class _MaskTokens(logging.Filter):
+    """slack_sdk logs the start of an answer that is not JSON (and, at DEBUG, every answer): mask tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_tokens(record.getMessage()), None
+        return True
+
+
+# The client's own logger, where slack_sdk logs what these calls get.
+sdk_logger = logging.getLogger(f"{__name__}.slack_sdk")
+sdk_logger.addFilter(_MaskTokens())
+
+
+def client(timeout: float = TIMEOUT) -> WebClient:
+    """A client that waits `timeout` seconds at most per call. No retry: slack_sdk's retry of a failed
+    connection would double the time a call may take, past the admin request's deadline."""
+    return WebClient(
+        base_url=store_settings.SLACK_API_URL,
+        timeout=timeout,  # type: ignore[arg-type]  # typed int by slack_sdk; urllib takes float seconds
+        retry_handlers=[],
+        logger=sdk_logger,
+    )
+
+
+def mask_tokens(text: str) -> str:
+    return TOKEN_LIKE.sub(MASK, text)
+
+
+def excerpt(text: str) -> str:
+    """At most EXCERPT_LENGTH characters of `text` on one line, anything like a token masked."""
+    text = mask_tokens(" ".join(text.split()))
+    return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + MASK
 
 
 @sensitive_variables("token")
@@ -50,13 +101,15 @@ def revoke(token: str, web_client: WebClient | None = None) -> Revocation:
         response = web_client.auth_revoke(token=token)
     except SlackApiError as error:
         code, status = _error(error)
-        if code in ALREADY_INVALID:
+        if code in DEAD:
             return Revocation(True, gettext("already invalid at Slack: %(code)s") % {"code": code})
-        if code:
+        if code in NOT_PROOF:
+            why = gettext("Slack answered %(code)s: %(why)s") % {"code": code, "why": NOT_PROOF[code]}
+            return Revocation(False, why)
+        if code and ERROR_CODE.fullmatch(code):
             return Revocation(False, gettext("Slack answered %(code)s") % {"code": code})
-        return Revocation(
-            False, gettext("unexpected answer from Slack (HTTP %(status)s)") % {"status": status}
-        )
+        detail = gettext("unexpected answer from Slack (HTTP %(status)s)") % {"status": status}
+        return Revocation(False, f"{detail}: {excerpt(code)}" if code else detail)
     except (SlackClientError, OSError) as error:  # OSError: urllib's URLError, timeouts, refused connections
         return Revocation(False, gettext("could not reach Slack: %(reason)s") % {"reason": _reason(error)})
     except Exception:
@@ -83,6 +136,8 @@ def _error(error: SlackApiError) -> tuple[str | None, int | None]:
 def _reason(error: Exception) -> str:
     # URLError keeps the OSError behind it in `reason`; neither holds the token (it travels in a header).
     reason = getattr(error, "reason", None) or error
+    if isinstance(reason, TimeoutError):
+        return gettext("no answer in time")
     if isinstance(reason, str):
         return reason
     return getattr(reason, "strerror", None) or type(reason).__name__

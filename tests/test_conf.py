@@ -73,6 +73,20 @@ def test_the_async_settings_are_checked(settings, store_setting, expected):
     assert [message.id for message in run_checks()] == expected
 
 
+@pytest.mark.parametrize(
+    ("store_setting", "expected"),
+    [
+        ({"REVOKE_DEADLINE": 1}, []),
+        ({"REVOKE_DEADLINE": 0}, ["django_slack_store.E009"]),
+        ({"REVOKE_DEADLINE": "20"}, ["django_slack_store.E009"]),
+        ({"REVOKE_DEADLINE": True}, ["django_slack_store.E009"]),
+    ],
+)
+def test_the_revoke_deadline_is_checked(settings, store_setting, expected):
+    settings.DJANGO_SLACK_STORE = store_setting
+    assert [message.id for message in run_checks()] == expected
+
+
 def test_deploy_checks_warn_about_a_process_local_cache(settings):
     settings.CACHES = {"default": LOCMEM, "slack": LOCMEM}
     settings.DJANGO_SLACK_STORE = {"CACHE_ALIAS": "slack", "ENCRYPTION_KEYS": [generate_key()]}

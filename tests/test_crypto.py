@@ -268,7 +268,7 @@ def test_orm_writes_bind_like_the_store_and_update_is_refused(api):
 
 def test_the_unbound_setting_is_checked(settings):
     settings.DJANGO_SLACK_STORE = {"ACCEPT_UNBOUND_TOKENS": "yes"}
-    assert [message.id for message in run_checks()] == ["django_slack_store.E009"]
+    assert [message.id for message in run_checks()] == ["django_slack_store.E010"]
     settings.DJANGO_SLACK_STORE = {"ACCEPT_UNBOUND_TOKENS": True, "ENCRYPTION_KEYS": [NEW_KEY]}
     assert run_checks() == []
     [warning] = run_checks(deploy=True)

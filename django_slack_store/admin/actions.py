@@ -4,6 +4,7 @@ Every row's outcome is reported to the operator and logged as a `LogEntry`: ids 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -16,12 +17,14 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db import router, transaction
 from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from .. import revocation
 from .._typing import Subscriptable
+from ..conf import store_settings
 from ..crypto import TokenDecryptionError
 from ..masking import mask_token
 from ..models import SlackBot, SlackInstallation
@@ -47,6 +50,7 @@ class Target:
     row: SlackInstallation | SlackBot
     tokens: list[tuple[str, str]] = field(default_factory=list, repr=False)
     error: str = ""  # set when the row's tokens cannot be read: it is then kept
+    kept: str = ""  # set when the revoke kept the row: why
     part_of: str = ""  # for a bot revoked with its installation: that installation
 
     @property
@@ -62,12 +66,12 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
 
     actions = ["revoke_selected"]
     revoke_selected_confirmation_template: str | list[str] | None = None
+    revoke_selected_kept_template: str | list[str] | None = None
     # Subclass the store to have its signals sent with your class as `sender`.
     store_class: type[DjangoInstallationStore] = DjangoInstallationStore
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
-        codename = get_permission_codename("revoke", self.opts)
-        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+        return may_revoke(request, self.model)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -84,17 +88,43 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
     @admin.action(permissions=["revoke"], description=_("Revoke selected %(verbose_name_plural)s at Slack"))
     @sensitive_variables()  # the tokens of every row (and, in an error report, of everything it calls)
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[_Model]) -> TemplateResponse | None:
-        """Like Django's `delete_selected`: a confirmation page, then the work, then back to the list."""
+        """Like Django's `delete_selected`: a confirmation page, then the work, then back to the list, or to
+        the rows that were kept, where the operator may choose rows to delete anyway."""
         if not self.has_revoke_permission(request):
             raise PermissionDenied
+        if request.POST.get("delete_anyway"):
+            for row in queryset:
+                self.delete_anyway(request, row)
+            return None
         confirmed = bool(request.POST.get("post"))
         targets = self.revoke_targets(request, list(queryset.values_list("pk", flat=True)), confirmed)
-        if confirmed:
-            web_client = revocation.client()
-            for target in targets:
-                self.revoke_target(request, target, web_client)
-            return None
-        return self.revoke_confirmation(request, queryset, targets)
+        if not confirmed:
+            return self.revoke_confirmation(request, queryset, targets)
+        kept = self.revoke_within_deadline(request, targets)
+        return self.revoke_kept(request, kept) if kept else None
+
+    def revoke_within_deadline(self, request: HttpRequest, targets: list[Target]) -> list[Target]:
+        """Revoke the targets in turn, within `REVOKE_DEADLINE` seconds all told (a request that outlives a
+        proxy's timeout would leave the operator with no answer): each row's calls end by then, and the rows
+        left once it has passed are not attempted, and kept. Returns the rows kept."""
+        seconds = store_settings.REVOKE_DEADLINE
+        deadline = time.monotonic() + seconds
+        kept, not_attempted = [], []
+        for target in targets:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                target.kept = gettext("not attempted: this request's time for Slack ran out")
+                not_attempted.append(target)
+            elif not self.revoke_target(request, target, revocation.client(min(revocation.TIMEOUT, left))):
+                kept.append(target)
+        if not_attempted:
+            message = gettext(
+                "Not attempted, as this request's time for Slack (%(seconds)s s) ran out, and kept: "
+                "%(names)s. Revoke them again."
+            )
+            names = ", ".join(_name(target.row) for target in not_attempted)
+            self.message_user(request, message % {"seconds": seconds, "names": names}, messages.ERROR)
+        return kept + not_attempted
 
     def revoke_targets(self, request: HttpRequest, pks: list[int], confirmed: bool) -> list[Target]:
         targets = (load_target(self.model, pk, self.tokens_to_revoke) for pk in pks)
@@ -106,38 +136,78 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
     def revoke_confirmation(
         self, request: HttpRequest, queryset: QuerySet[_Model], targets: list[Target], **context: Any
     ) -> TemplateResponse:
+        return self.revoke_page(
+            request,
+            self.revoke_selected_confirmation_template
+            or self.revoke_templates("revoke_selected_confirmation"),
+            objects_name=str(model_ngettext(queryset)),
+            targets=targets,
+            selected_pks=[target.row.pk for target in targets if not target.part_of],
+            revokes_bots=any(isinstance(target.row, SlackBot) for target in targets),
+            **context,
+        )
+
+    def revoke_kept(self, request: HttpRequest, kept: list[Target]) -> TemplateResponse:
+        """The rows the revoke kept, each model's in a form of its own that posts to its changelist, where the
+        operator may tick rows to delete anyway (with that model's revoke permission)."""
+        groups = []
+        for model in dict.fromkeys(type(target.row) for target in kept):
+            allowed = may_revoke(request, model)
+            groups.append(
+                {
+                    "name": model._meta.verbose_name_plural,
+                    "url": self.admin_url(model, "changelist") if allowed else None,
+                    "targets": [target for target in kept if type(target.row) is model],
+                }
+            )
+        return self.revoke_page(
+            request,
+            self.revoke_selected_kept_template or self.revoke_templates("revoke_selected_kept"),
+            title=gettext("Rows kept by the revoke"),
+            groups=groups,
+        )
+
+    def revoke_page(
+        self, request: HttpRequest, template: str | list[str], **context: Any
+    ) -> TemplateResponse:
         opts = self.opts
         request.current_app = self.admin_site.name
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Revoke at Slack"),
             "subtitle": None,
-            "objects_name": str(model_ngettext(queryset)),
-            "targets": targets,
-            "selected_pks": [target.row.pk for target in targets if not target.part_of],
             "opts": opts,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "media": self.media,
             **context,
         }
-        return TemplateResponse(
-            request,
-            self.revoke_selected_confirmation_template
-            or [
-                f"admin/{opts.app_label}/{opts.model_name}/revoke_selected_confirmation.html",
-                f"admin/{opts.app_label}/revoke_selected_confirmation.html",
-            ],
-            context,
-        )
+        return TemplateResponse(request, template, context)
 
-    def revoke_target(self, request: HttpRequest, target: Target, web_client: WebClient) -> None:
-        """Revoke one row's tokens, then delete it if all of them are dead at Slack; report either way."""
+    def revoke_templates(self, name: str) -> list[str]:
+        """The template `name` of this model, else of the app, as the admin looks its own up."""
+        opts = self.opts
+        return [
+            f"admin/{opts.app_label}/{opts.model_name}/{name}.html",
+            f"admin/{opts.app_label}/{name}.html",
+        ]
+
+    def admin_url(self, model: type[Model], view: str, *args: object, query: str = "") -> str | None:
+        """A link into this admin site, or None when `model` is not registered on it."""
+        if not self.admin_site.is_registered(model):
+            return None
+        opts = model._meta
+        try:
+            url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_{view}", args=args)
+        except NoReverseMatch:
+            return None
+        return f"{url}?{query}" if query else url
+
+    def revoke_target(self, request: HttpRequest, target: Target, web_client: WebClient) -> bool:
+        """Revoke one row's tokens, then delete it if all of them are dead at Slack; report either way.
+        Returns whether the row was deleted."""
         row = target.row
-        name = gettext("%(model)s “%(row)s”") % {"model": target.verbose_name, "row": row}
         if target.error:
-            kept = gettext("%(name)s was kept: %(reason)s.")
-            self.revoke_failed(request, row, kept % {"name": name, "reason": target.error})
-            return
+            return self.revoke_failed(request, target, target.error)
         results = [(label, revocation.revoke(token, web_client)) for label, token in target.tokens]
         failed = [
             gettext("%(token)s: %(outcome)s") % {"token": label, "outcome": result.detail}
@@ -145,39 +215,70 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             if not result.dead
         ]
         if failed:
-            kept = gettext("%(name)s was kept: could not revoke its %(failures)s.")
-            self.revoke_failed(request, row, kept % {"name": name, "failures": "; ".join(failed)})
-            return
+            reason = gettext("could not revoke its %(failures)s") % {"failures": "; ".join(failed)}
+            return self.revoke_failed(request, target, reason)
         done = "; ".join(
             gettext("%(token)s %(outcome)s") % {"token": label, "outcome": result.detail}
             for label, result in results
         )
-        values = {"name": name, "outcomes": done or gettext("no token to revoke")}
+        values = {"name": _name(row), "outcomes": done or gettext("no token to revoke")}
+        if results:
+            logged = gettext("Revoked at Slack and deleted (%(outcomes)s).")
+            shown = gettext("Revoked at Slack and deleted %(name)s (%(outcomes)s).")
+        else:
+            logged = gettext("Deleted (%(outcomes)s).")
+            shown = gettext("Deleted %(name)s (%(outcomes)s).")
+        if self.delete_row(request, row, logged % values):
+            self.message_user(request, shown % values, messages.SUCCESS)
+            return True
+        reason = gettext(
+            "it was rewritten (a token rotation) or deleted after it was read, so what was revoked "
+            "(%(outcomes)s) may not be what it holds now. Revoke it again"
+        )
+        return self.revoke_failed(request, target, reason % values)
+
+    def revoke_failed(self, request: HttpRequest, target: Target, reason: str) -> bool:
+        """Report a row kept, and why; returns False (not deleted)."""
+        target.kept = reason
+        message = gettext("%(name)s was kept: %(reason)s.") % {"name": _name(target.row), "reason": reason}
+        _log(request, target.row, CHANGE, gettext("Revoke failed: %(message)s") % {"message": message})
+        self.message_user(request, message, messages.ERROR)
+        return False
+
+    def delete_anyway(self, request: HttpRequest, row: _Model) -> None:
+        """Delete a row the operator chose to delete without revoking it (after Slack did not confirm its
+        tokens dead): through the store, so that its signals are sent."""
+        values = {"name": _name(row)}
+        logged = gettext(
+            "Deleted without revoking at Slack, as the operator chose: its tokens may still work."
+        )
+        if self.delete_row(request, row, logged):
+            shown = gettext("Deleted %(name)s without revoking it at Slack: its tokens may still work there.")
+            self.message_user(request, shown % values, messages.WARNING)
+        else:
+            kept = gettext(
+                "%(name)s was not deleted: it was rewritten or deleted meanwhile. Look at it again."
+            )
+            self.message_user(request, kept % values, messages.ERROR)
+
+    def delete_row(self, request: HttpRequest, row: SlackInstallation | SlackBot, logged: str) -> bool:
+        """Delete `row` through the store, unless it changed since it was read, and log it as `logged`."""
         store = self.store_class(client_id=row.client_id)
         # The one of the row's model.
         delete_rows: Callable[[list[Any]], int] = (
             store.delete_bot_rows if isinstance(row, SlackBot) else store.delete_installation_rows
         )
         with transaction.atomic(using=router.db_for_write(type(row))):
-            if delete_rows([row]):
-                if results:
-                    logged = gettext("Revoked at Slack and deleted (%(outcomes)s).")
-                    shown = gettext("Revoked at Slack and deleted %(name)s (%(outcomes)s).")
-                else:
-                    logged = gettext("Deleted (%(outcomes)s).")
-                    shown = gettext("Deleted %(name)s (%(outcomes)s).")
-                _log(request, row, DELETION, logged % values)
-                self.message_user(request, shown % values, messages.SUCCESS)
-                return
-        kept = gettext(
-            "%(name)s was kept: it was rewritten (a token rotation) or deleted after it was read, so what "
-            "was revoked (%(outcomes)s) may not be what it holds now. Revoke it again."
-        )
-        self.revoke_failed(request, row, kept % values)
+            if not delete_rows([row]):
+                return False
+            _log(request, row, DELETION, logged)
+            return True
 
-    def revoke_failed(self, request: HttpRequest, row: SlackInstallation | SlackBot, message: str) -> None:
-        _log(request, row, CHANGE, gettext("Revoke failed: %(message)s") % {"message": message})
-        self.message_user(request, message, messages.ERROR)
+
+def may_revoke(request: HttpRequest, model: type[Model]) -> bool:
+    """Whether the user has the `revoke_<model>` permission."""
+    codename = get_permission_codename("revoke", model._meta)
+    return request.user.has_perm(f"{model._meta.app_label}.{codename}")
 
 
 def load_target(
@@ -193,6 +294,10 @@ def load_target(
         return Target(row, tokens(row))
     except TokenDecryptionError:  # raised when the token attribute is read (fields.TokenAttribute)
         return Target(row, error=gettext("its token %(problem)s") % {"problem": UNDECRYPTABLE})
+
+
+def _name(row: SlackInstallation | SlackBot) -> str:
+    return gettext("%(model)s “%(row)s”") % {"model": row._meta.verbose_name, "row": row}
 
 
 def _log(request: HttpRequest, row: Model, action_flag: int, message: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Greatest, Length
 from django.utils.html import format_html
@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..masking import EMPTY, mask_url
 from ..models import SlackBot, SlackInstallation
-from .actions import Target, load_target
+from .actions import Target, load_target, may_revoke
 from .bots import bot_tokens
 from .filters import HasBotFilter, HasUserTokenFilter, HealthFilter, LatestFilter, RotationFilter
 from .health import Health, describe_expiry, health_expression
@@ -169,6 +169,15 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
 
     def revoke_targets(self, request: HttpRequest, pks: list[int], confirmed: bool) -> list[Target]:
         targets = super().revoke_targets(request, pks, confirmed)
+        # Revoking a bot deactivates the app in its workspace: only with the bots' own permission.
+        if not may_revoke(request, SlackBot):
+            if confirmed:
+                left_alone = gettext(
+                    "The bots of these installations were left alone: revoking a bot needs the permission "
+                    "“Can revoke Slack bot”."
+                )
+                self.message_user(request, left_alone, messages.INFO)
+            return targets
         if confirmed and not request.POST.get("revoke_bots"):
             return targets
         bot_pks = dict(
@@ -197,7 +206,10 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
         targets: list[Target],
         **context: Any,
     ) -> TemplateResponse:
-        return super().revoke_confirmation(request, queryset, targets, offer_revoke_bots=True, **context)
+        offer = may_revoke(request, SlackBot)
+        return super().revoke_confirmation(
+            request, queryset, targets, offer_revoke_bots=offer, bots_left_alone=not offer, **context
+        )
 
 
 def _same_install_bot() -> QuerySet[SlackBot]:

@@ -2,12 +2,14 @@
 
 import re
 import socket
+import time
 from urllib.error import URLError
 
 import pytest
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.test import Client
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
@@ -99,12 +101,37 @@ def test_posting_revoke_without_the_permission_is_forbidden(staff_client, two_wo
     assert slack.calls_to("auth.revoke") == []
 
 
-def test_a_user_with_the_permission_revokes(staff_client, two_workspaces, slack):
-    operator = staff_client("view_slackinstallation", "revoke_slackinstallation")
+def test_a_user_with_both_permissions_revokes_installations_and_their_bots(
+    staff_client, two_workspaces, slack
+):
+    operator = staff_client("view_slackinstallation", "revoke_slackinstallation", "revoke_slackbot")
     response = confirm(operator, "slackinstallation", [installation_row("T0ONE")], revoke_bots="yes")
     assert response.status_code == 200
     assert not SlackInstallation.objects.filter(team_id="T0ONE").exists()
     assert not SlackBot.objects.filter(team_id="T0ONE").exists()
+
+
+def test_without_the_bot_permission_the_bots_are_left_alone(staff_client, two_workspaces, slack):
+    # Revoking a bot deactivates the app in its workspace: revoke_slackinstallation alone must not do it.
+    one, _ = two_workspaces
+    operator = staff_client("view_slackinstallation", "revoke_slackinstallation")
+    row = installation_row("T0ONE")
+    html = choose(operator, "slackinstallation", [row]).content.decode()
+    assert "revoke_bots" not in html and f"Slack bot #{bot_row('T0ONE').pk}" not in html
+    assert "The bots of these installations are left alone" in html
+
+    response = confirm(operator, "slackinstallation", [row], revoke_bots="yes")  # the box, forged
+    assert revoked_tokens(slack) == [one.user_token]
+    assert not SlackInstallation.objects.filter(team_id="T0ONE").exists()
+    assert SlackBot.objects.filter(team_id="T0ONE").exists()
+    assert reported(response) == [
+        (
+            messages.INFO,
+            "The bots of these installations were left alone: revoking a bot needs the permission “Can "
+            "revoke Slack bot”.",
+        ),
+        (messages.SUCCESS, f"Revoked at Slack and deleted Slack installation “{row}” (user token revoked)."),
+    ]
 
 
 # -- the confirmation page ----------------------------------------------------------------------------------
@@ -143,6 +170,23 @@ def test_the_bot_confirmation_page_has_no_bot_box(admin_client, two_workspaces):
     html = choose(admin_client, "slackbot", [bot_row("T0ONE")]).content.decode()
     assert mask_token(two_workspaces[0].bot_token) in html
     assert "revoke_bots" not in html
+
+
+DEACTIVATES = "Revoking a bot token deactivates the app in that workspace"
+
+
+@pytest.mark.parametrize("model, row", [("slackbot", bot_row), ("slackinstallation", installation_row)])
+def test_the_confirmation_page_says_revoking_a_bot_deactivates_the_app(
+    admin_client, two_workspaces, model, row
+):
+    assert DEACTIVATES in choose(admin_client, model, [row("T0ONE")]).content.decode()
+
+
+def test_no_bot_no_deactivation_warning(staff_client, two_workspaces):
+    operator = staff_client("view_slackinstallation", "revoke_slackinstallation")
+    assert (
+        DEACTIVATES not in choose(operator, "slackinstallation", [installation_row("T0ONE")]).content.decode()
+    )
 
 
 # -- revoking ----------------------------------------------------------------------------------------------
@@ -276,20 +320,208 @@ def test_slack_out_of_reach_keeps_every_row(admin_client, two_workspaces, settin
     assert received == []
 
 
-def test_tokens_already_dead_at_slack_are_deleted(admin_client, install, slack):
-    unknown = install(team_id="T0UNKNOWN")  # never registered: invalid_auth
-    revoked = install(team_id="T0REVOKED")
-    register(slack, revoked)
+def test_a_hung_slack_is_given_up_at_the_request_deadline(admin_client, install, slack, settings, received):
+    settings.DJANGO_SLACK_STORE = {"SLACK_API_URL": slack.base_url, "REVOKE_DEADLINE": 1}
+    installations = [install(team_id=f"T0HUNG{n}") for n in range(3)]
+    register(slack, *installations)
+    slack.add_delay("auth.revoke", 60)
+    bots = [bot_row(f"T0HUNG{n}") for n in (2, 1, 0)]  # newest first, as listed
+
+    started = time.monotonic()
+    response = confirm(admin_client, "slackbot", bots)
+    elapsed = time.monotonic() - started
+
+    # One call, cut at the 1 s deadline; the other rows are not attempted (3 calls × 10 s before).
+    assert 1 <= elapsed < 4
+    assert len(slack.calls_to("auth.revoke")) == 1
+    assert SlackBot.objects.count() == 3 and received == []
+    timed_out = "could not revoke its bot token: could not reach Slack: no answer in time"
+    assert reported(response) == [
+        (messages.ERROR, f"Slack bot “{bots[0]}” was kept: {timed_out}."),
+        (
+            messages.ERROR,
+            "Not attempted, as this request's time for Slack (1 s) ran out, and kept: "
+            f"Slack bot “{bots[1]}”, Slack bot “{bots[2]}”. Revoke them again.",
+        ),
+    ]
+    not_attempted = "not attempted: this request's time for Slack ran out"
+    assert kept_page(response) == [
+        (
+            admin_url("slackbot"),
+            [(bots[0].pk, timed_out), (bots[1].pk, not_attempted), (bots[2].pk, not_attempted)],
+        )
+    ]
+    assert logged(bots[1]) == []  # nothing was done to it
+
+
+def test_a_proxy_error_page_is_reported_short_and_without_the_token(
+    admin_client, two_workspaces, slack, caplog
+):
+    one, two = two_workspaces
+    bot = bot_row("T0ONE")
+    # A 2 KB page that echoes the request's Authorization header.
+    page = (
+        f"<html><body><h1>502 Bad Gateway</h1><p>Bearer {one.bot_token}</p>" + "<p>upstream hung</p>\n" * 100
+    )
+    slack.add_page("auth.revoke", one.bot_token, page, status=502)
+    response = confirm(admin_client, "slackbot", [bot])
+
+    [(level, message)] = reported(response)
+    kept = f"Slack bot “{bot}” was kept: could not revoke its bot token: "
+    kept += "unexpected answer from Slack (HTTP 502): "
+    assert level == messages.ERROR and message.startswith(kept)
+    assert "502 Bad Gateway" in message and len(message) <= len(kept) + revocation.EXCERPT_LENGTH + 1
+    assert logged(bot) == [(CHANGE, f"Revoke failed: {message}")]
+    assert SlackBot.objects.filter(pk=bot.pk).exists()
+    for text in (response.content.decode(), repr(list(LogEntry.objects.values())), caplog.text):
+        assert_no_tokens(text, *tokens_of(one, two))
+
+
+def test_tokens_proven_dead_at_slack_are_deleted(admin_client, install, slack):
+    revoked, inactive = install(team_id="T0REVOKED"), install(team_id="T0INACTIVE")
+    register(slack, revoked, inactive)
     WebClient(base_url=slack.base_url).auth_revoke(token=revoked.bot_token)  # token_revoked from now on
-    bots = [bot_row("T0REVOKED"), bot_row("T0UNKNOWN")]
+    slack.add_error("auth.revoke", inactive.bot_token, "account_inactive")
+    bots = [bot_row("T0INACTIVE"), bot_row("T0REVOKED")]
     response = confirm(admin_client, "slackbot", bots)
     assert not SlackBot.objects.exists()
     deleted = "Revoked at Slack and deleted Slack bot"
     assert reported(response) == [
-        (messages.SUCCESS, f"{deleted} “{bots[0]}” (bot token already invalid at Slack: token_revoked)."),
-        (messages.SUCCESS, f"{deleted} “{bots[1]}” (bot token already invalid at Slack: invalid_auth)."),
+        (messages.SUCCESS, f"{deleted} “{bots[0]}” (bot token already invalid at Slack: account_inactive)."),
+        (messages.SUCCESS, f"{deleted} “{bots[1]}” (bot token already invalid at Slack: token_revoked)."),
     ]
-    assert_no_tokens(response.content.decode(), *tokens_of(unknown, revoked))
+    assert_no_tokens(response.content.decode(), *tokens_of(revoked, inactive))
+
+
+NOT_PROOF = [
+    (
+        "token_expired",
+        "the access token has expired, but with token rotation its refresh token may still get new ones",
+    ),
+    (
+        "invalid_auth",
+        "Slack refused the token, as it refuses one restricted to other IP addresses: it may still work from "
+        "your app's servers",
+    ),
+    ("not_authed", "no token reached Slack: a proxy on the way may have dropped it"),
+]
+
+
+def kept_page(response) -> list[tuple[str | None, list[tuple[int, str]]]]:
+    """The page of kept rows: per model, where its form posts, and each row's pk and why it was kept."""
+    assert "admin/django_slack_store/revoke_selected_kept.html" in [t.name for t in response.templates]
+    groups = response.context["groups"]
+    return [(group["url"], [(t.row.pk, t.kept) for t in group["targets"]]) for group in groups]
+
+
+@pytest.mark.parametrize("code, why", NOT_PROOF, ids=[code for code, _ in NOT_PROOF])
+def test_answers_that_do_not_prove_the_token_dead_keep_the_row(
+    admin_client, install, slack, received, code, why
+):
+    installation = install(team_id="T0KEPT", rotating=True)
+    register(slack, installation)
+    slack.add_error("auth.revoke", installation.bot_token, code)
+    bot = bot_row("T0KEPT")
+    response = confirm(admin_client, "slackbot", [bot])
+
+    # The row, and the refresh token that may still mint access tokens, are kept; the operator is told why.
+    assert SlackBot.objects.get().bot_refresh_token == installation.bot_refresh_token
+    assert received == []
+    reason = f"could not revoke its bot token: Slack answered {code}: {why}"
+    assert reported(response) == [(messages.ERROR, f"Slack bot “{bot}” was kept: {reason}.")]
+    assert logged(bot) == [(CHANGE, f"Revoke failed: Slack bot “{bot}” was kept: {reason}.")]
+    assert kept_page(response) == [(admin_url("slackbot"), [(bot.pk, reason)])]
+    html = response.content.decode()
+    assert f'<input type="checkbox" name="_selected_action" value="{bot.pk}">' in html  # not ticked
+    assert_no_tokens(html, *tokens_of(installation))
+
+
+def delete_anyway(client, model, rows):
+    """Tick `rows` on the page of kept rows and press "Delete the ticked … without revoking"."""
+    data = {
+        "action": "revoke_selected",
+        "index": 0,
+        "delete_anyway": "yes",
+        "_selected_action": [row.pk for row in rows],
+    }
+    return client.post(admin_url(model), data, follow=True)
+
+
+def test_kept_rows_the_operator_ticks_are_deleted_anyway(
+    admin_client, install, slack, received, django_capture_on_commit_callbacks
+):
+    installations = [install(team_id="T0EXPIRED1"), install(team_id="T0EXPIRED2")]
+    register(slack, *installations)
+    for installation in installations:
+        slack.add_error("auth.revoke", installation.bot_token, "token_expired")
+    bots = [bot_row("T0EXPIRED2"), bot_row("T0EXPIRED1")]
+    html = confirm(admin_client, "slackbot", bots).content.decode()
+    for field in ('name="csrfmiddlewaretoken"', 'name="delete_anyway" value="yes"', 'name="index" value="0"'):
+        assert field in html
+    calls = len(slack.calls)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = delete_anyway(admin_client, "slackbot", [bots[0]])
+
+    assert response.redirect_chain == [(admin_url("slackbot"), 302)]
+    assert list(SlackBot.objects.values_list("team_id", flat=True)) == ["T0EXPIRED1"]
+    assert len(slack.calls) == calls  # nothing sent to Slack
+    assert received == [
+        ("bot_deleted", {"client_id": CLIENT_ID, "enterprise_id": None, "team_id": "T0EXPIRED2"})
+    ]
+    assert reported(response) == [
+        (
+            messages.WARNING,
+            f"Deleted Slack bot “{bots[0]}” without revoking it at Slack: its tokens may still work there.",
+        )
+    ]
+    assert logged(bots[0])[-1] == (
+        DELETION,
+        "Deleted without revoking at Slack, as the operator chose: its tokens may still work.",
+    )
+    assert_no_tokens(response.content.decode(), *tokens_of(*installations))
+
+
+def test_kept_installations_and_bots_are_each_deleted_anyway_on_their_own_list(admin_client, install, slack):
+    installation = install(team_id="T0KEPT")
+    register(slack, installation)
+    slack.add_error("auth.revoke", installation.user_token, "token_expired")
+    slack.add_error("auth.revoke", installation.bot_token, "not_authed")
+    row, bot = installation_row("T0KEPT"), bot_row("T0KEPT")
+    response = confirm(admin_client, "slackinstallation", [row], revoke_bots="yes")
+    why = dict(NOT_PROOF)
+    assert kept_page(response) == [
+        (
+            admin_url("slackinstallation"),
+            [
+                (
+                    row.pk,
+                    f"could not revoke its user token: Slack answered token_expired: {why['token_expired']}",
+                )
+            ],
+        ),
+        (
+            admin_url("slackbot"),
+            [(bot.pk, f"could not revoke its bot token: Slack answered not_authed: {why['not_authed']}")],
+        ),
+    ]
+    delete_anyway(admin_client, "slackbot", [bot])
+    assert SlackInstallation.objects.exists() and not SlackBot.objects.exists()
+    delete_anyway(admin_client, "slackinstallation", [row])
+    assert not SlackInstallation.objects.exists()
+
+
+def test_deleting_anyway_needs_the_revoke_permission(staff_client, two_workspaces, slack):
+    viewer = staff_client("view_slackinstallation", "view_slackbot", "revoke_slackinstallation")
+    assert delete_anyway(viewer, "slackbot", [bot_row("T0ONE")]).status_code == 403
+    assert SlackBot.objects.count() == 2
+
+
+def test_deleting_anyway_needs_the_csrf_token(admin_user, two_workspaces, slack):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert delete_anyway(client, "slackbot", [bot_row("T0ONE")]).status_code == 403
+    assert SlackBot.objects.count() == 2
 
 
 def test_an_installation_without_tokens_is_just_deleted(admin_client, install, slack):
@@ -382,7 +614,14 @@ def slack_response(data):
          "unexpected answer from Slack (HTTP 502)"),
         (SlackApiError("no", slack_response({"ok": False, "error": "account_inactive"})), True,
          "already invalid at Slack: account_inactive"),
-        (URLError(TimeoutError("timed out")), False, "could not reach Slack: TimeoutError"),
+        (SlackApiError("no", slack_response({"ok": False, "error": "token_revoked"})), True,
+         "already invalid at Slack: token_revoked"),
+        *[(SlackApiError("no", slack_response({"ok": False, "error": code})), False,
+           f"Slack answered {code}: {why}") for code, why in NOT_PROOF],
+        (URLError(TimeoutError("timed out")), False, "could not reach Slack: no answer in time"),
+        (TimeoutError("timed out"), False, "could not reach Slack: no answer in time"),  # reading the answer
+        (SlackApiError("no", slack_response({"ok": False, "error": "<p>" + "x" * 2000})), False,
+         "unexpected answer from Slack (HTTP 200): <p>" + "x" * 196 + "…"),
         (URLError("unknown url type: gopher"), False, "could not reach Slack: unknown url type: gopher"),
         (RuntimeError("a bug"), False, "unexpected error (logged)"),
     ],

@@ -207,7 +207,7 @@ def test_revoke_through_the_confirmation_page(page, workspaces, superuser, slack
     assert sorted(name for name, _ in received) == ["bot_deleted"] * 2 + ["installation_deleted"] * 2
 
 
-def test_a_failed_revoke_is_reported_and_the_row_kept(page, workspaces, superuser, slack):
+def test_a_failed_revoke_is_reported_and_the_row_kept(page, workspaces, superuser, slack, screenshot):
     slack.add_error("auth.revoke", workspaces[2].bot_token, "ratelimited", status=429)
     browser = Browser(page, tokens_of(*workspaces))
     browser.log_in("admin")
@@ -219,7 +219,18 @@ def test_a_failed_revoke_is_reported_and_the_row_kept(page, workspaces, superuse
     errors = page.locator(".messagelist .error").all_inner_texts()
     assert len(errors) == 1 and "Slack answered ratelimited" in errors[0] and "Initech" in errors[0]
     assert page.locator(".messagelist .success").count() == 4
-    assert browser.rows() == ["Initech T0INITECH"]
+    assert list(SlackBot.objects.values_list("team_id", flat=True)) == ["T0INITECH"]
+
+    # The page of kept rows: the operator ticks the bot and deletes it anyway.
+    kept = page.locator(".dss-revoke-list").inner_text()
+    assert "Initech" in kept and "Slack answered ratelimited" in kept
+    page.check('input[name="_selected_action"]')
+    screenshot(page, "admin-revoke-kept")
+    browser.click(page.get_by_role("button", name="Delete the ticked Slack bots without revoking"))
+    warnings = page.locator(".messagelist .warning").all_inner_texts()
+    assert len(warnings) == 1 and "without revoking it at Slack" in warnings[0] and "Initech" in warnings[0]
+    assert browser.rows() == []
+    assert not slack.is_revoked(workspaces[2].bot_token)
 
 
 def test_an_operator_without_the_permission_has_no_revoke(page, workspaces, django_user_model):

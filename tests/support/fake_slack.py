@@ -94,6 +94,9 @@ class FakeSlack:
         self._refreshes: dict[str, TokenRefresh] = {}
         self._codes: dict[str, OAuthGrant] = {}
         self._errors: dict[tuple[str, str | None], tuple[str, int]] = {}
+        self._pages: dict[tuple[str, str | None], tuple[str, int]] = {}
+        self._delays: dict[str, float] = {}
+        self._stopping = threading.Event()  # ends the delays: the clients have gone
         self.handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "auth.revoke": self._auth_revoke,
@@ -120,6 +123,7 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
@@ -178,6 +182,18 @@ class FakeSlack:
         with self._lock:
             self._errors[(method, token)] = (error, status)
 
+    def add_page(self, method: str, token: str | None, html: str, *, status: int = 502) -> None:
+        """Make every call of `method` with `token` answered by `html` instead of JSON, as HTTP `status`:
+        what a proxy in front of Slack sends when it fails."""
+        with self._lock:
+            self._pages[(method, token)] = (html, status)
+
+    def add_delay(self, method: str, seconds: float) -> None:
+        """Make every call of `method` wait `seconds` before it is answered: a Slack that hangs. `stop()` ends
+        the wait, without an answer."""
+        with self._lock:
+            self._delays[method] = seconds
+
     # -- what Slack was asked -----------------------------------------------------------------------------
 
     @property
@@ -189,16 +205,30 @@ class FakeSlack:
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]
 
-    def handle(self, call: ApiCall) -> dict[str, Any]:
-        """Record `call` and answer it (the HTTP handler's entry point)."""
+    def handle(self, call: ApiCall) -> dict[str, Any] | None:
+        """Record `call` and answer it (the HTTP handler's entry point); None when add_page() said a proxy
+        answers it instead: Slack never sees it."""
         with self._lock:
             self._calls.append(call)
+            if (call.method, call.token) in self._pages:
+                return None
             if (call.method, call.token) in self._errors:
                 return {"ok": False, "error": self._errors[call.method, call.token][0]}
             handler = self.handlers.get(call.method)
             if handler is None:
                 return {"ok": False, "error": "unknown_method"}
             return handler(call)
+
+    def page_of(self, call: ApiCall) -> tuple[str, int]:
+        """The page and HTTP status add_page() said to answer `call` with."""
+        with self._lock:
+            return self._pages[call.method, call.token]
+
+    def hold(self, call: ApiCall) -> bool:
+        """Wait as add_delay() said, outside the lock; False when stop() ended the wait: answer nothing."""
+        with self._lock:
+            seconds = self._delays.get(call.method, 0)
+        return not self._stopping.wait(seconds) if seconds else True
 
     def status_of(self, call: ApiCall) -> int:
         """The HTTP status of the answer to `call`: 200, as Slack answers API errors, unless add_error()
@@ -347,13 +377,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
         elif scheme.lower() == "basic":
             params.update(_client_credentials(credentials))
         call = ApiCall(method=url.path[len(API_PREFIX) :], token=token, params=params)
-        payload = self.server.fake.handle(call)
-        self._send(self.server.fake.status_of(call), payload)
+        fake = self.server.fake
+        payload = fake.handle(call)
+        if not fake.hold(call):
+            return
+        if payload is None:
+            html, status = fake.page_of(call)
+            self._send(status, html, "text/html")
+        else:
+            self._send(fake.status_of(call), payload)
 
-    def _send(self, status: int, payload: dict[str, Any]):
-        data = json.dumps(payload).encode("utf-8")
+    def _send(self, status: int, payload: dict[str, Any] | str, content_type: str = "application/json"):
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        data = text.encode("utf-8")
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", f"{content_type}; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
