@@ -55,6 +55,8 @@ ItemClass: TypeAlias = "type[Installation] | type[Bot]"
 Identity: TypeAlias = "tuple[Any, ...]"
 
 TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+# What an export without --include-tokens masks.
+CREDENTIAL_FIELDS = (*TOKEN_FIELDS, "incoming_webhook_url")
 EXPIRY_FIELDS = ("bot_token_expires_at", "user_token_expires_at")
 TIME_FIELDS = ("installed_at", *EXPIRY_FIELDS)
 DEFAULT_INSTALLATIONS_TABLE = "slack_installations"
@@ -365,11 +367,11 @@ class JSONLinesSource(Source):
             return
         if not (record_client_id or client_id):
             raise SourceError(f"{origin}: no client_id (give --client-id to import lines without one)")
-        for name in TOKEN_FIELDS:
+        for name in CREDENTIAL_FIELDS:
             if isinstance(record.get(name), str) and is_masked(record[name]):
                 raise SourceError(
                     f"{origin}: {name} is masked: the export was made without --include-tokens, and a masked "
-                    "token is not a token. Nothing was imported; export again with --include-tokens."
+                    "credential is not one. Nothing was imported; export again with --include-tokens."
                 )
         cls = Installation if kind == "installation" else Bot
         row = _row_from_fields(cls, record, record_client_id or client_id, origin, zone)
