@@ -210,6 +210,19 @@ def test_a_failed_export_leaves_no_file(api, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["export.jsonl"]
 
 
+def test_a_write_that_fails_is_a_command_error_and_leaves_no_file(api, tmp_path, monkeypatch):
+    """A disk full, or a directory made at the path while the export ran."""
+    api.save(InstallationFactory())
+
+    def replace(source, target):
+        raise IsADirectoryError(21, "Is a directory")
+
+    monkeypatch.setattr("django_slack_store.management.commands.slack_store_export.os.replace", replace)
+    with pytest.raises(CommandError, match=r"Cannot write .*export.jsonl: \[Errno 21\] Is a directory"):
+        export("--output", str(tmp_path / "export.jsonl"))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_arguments(db, tmp_path):
     with pytest.raises(CommandError, match="--batch-size: must be at least 1"):
         export("--batch-size", "0")
