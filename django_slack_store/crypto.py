@@ -225,18 +225,23 @@ _SEAL_KEY_INFO = b"django_slack_store find cache sealing key v1"
 _sealing: tuple[_Codec, AESGCM] | None = None  # (the codec it was derived beside, the sealing cipher)
 
 
-@sensitive_variables()
 def _sealing_cipher() -> AESGCM:
     """The cipher of the sealing key, derived again whenever the codec is (its settings changed)."""
-    global _sealing
     codec = _get_codec()  # checks the keys
     sealing = _sealing
     if sealing is None or sealing[0] is not codec:
-        keys = configured_keys()
-        first = force_bytes(keys[0]) if keys else derive_key(settings.SECRET_KEY)
-        kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_KDF_SALT, info=_SEAL_KEY_INFO)
-        sealing = _sealing = (codec, AESGCM(kdf.derive(base64.urlsafe_b64decode(first))))
+        sealing = _derive_sealing(codec)
     return sealing[1]
+
+
+@sensitive_variables()
+def _derive_sealing(codec: _Codec) -> tuple[_Codec, AESGCM]:
+    global _sealing
+    keys = configured_keys()
+    first = force_bytes(keys[0]) if keys else derive_key(settings.SECRET_KEY)
+    kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_KDF_SALT, info=_SEAL_KEY_INFO)
+    _sealing = (codec, AESGCM(kdf.derive(base64.urlsafe_b64decode(first))))
+    return _sealing
 
 
 @sensitive_variables()

@@ -378,10 +378,10 @@ class JSONLinesSource(Source):
         if cls is Installation:
             self._installations.append(row)
         else:
-            with _naming(origin):
-                order = (
-                    row.item.installed_at if written_at is None else _instant("updated_at", written_at, zone)
-                )
+            order = row.item.installed_at
+            if written_at is not None:
+                with _naming(origin):
+                    order = _instant("updated_at", written_at, zone)
             bots.append((order, len(bots), row))
 
 
