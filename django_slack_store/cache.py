@@ -13,9 +13,11 @@ logged. The one way to serve a stale entry is a write whose version replacement 
 survived (a partition rather than a restart): that is logged as an error, and `CACHE_TIMEOUT` bounds it.
 
 Entries hold slack_sdk objects. A process-local cache (LocMemCache) pickles what it stores, so each hit is a
-fresh copy. Anywhere else the entry is the pickled object sealed with the token encryption key
-(`crypto.seal`): tokens never reach a shared cache in plaintext, and nothing that this app did not seal is
-ever unpickled.
+fresh copy. Anywhere else the entry is the pickled object sealed (`crypto.seal`: AES-GCM with a key of its
+own, derived from the first encryption key) with the entry's key and version as associated data: tokens never
+reach a shared cache in plaintext, nothing that this app did not seal is ever unpickled, and an entry copied
+under another key or version does not open there. Whatever cannot be opened or loaded (sealed with an
+earlier key, damaged, not an entry at all, pickled by a release whose classes differ) is a miss.
 """
 
 import logging
@@ -35,7 +37,7 @@ from .conf import store_settings
 logger = logging.getLogger(__name__)
 
 # In every key; change it when the entries' format changes, so a new release never reads an old entry.
-KEY_PREFIX = "django_slack_store:1"
+KEY_PREFIX = "django_slack_store:2"
 OUTAGE_WARNING_INTERVAL = 60  # seconds: a cache outage is logged at most this often per process
 
 MISS = object()
@@ -66,13 +68,12 @@ class FindCache:
             _outage("read")
             return MISS, None
         entry = found.get(entry_key)
-        if entry is not None and entry[0] == version:
-            return self._load(entry[1]), version
-        return MISS, version
+        return (MISS if entry is None else self._load(entry_key, version, entry)), version
 
     def put(self, workspace: str, lookup: str, version: str, result: object) -> None:
+        entry_key = f"{workspace}:{lookup}"
         try:
-            self.cache.set(f"{workspace}:{lookup}", (version, self._dump(result)), self.timeout)
+            self.cache.set(entry_key, (version, self._dump(entry_key, version, result)), self.timeout)
         except Exception:
             _outage("write")
 
@@ -91,14 +92,32 @@ class FindCache:
                 self.timeout,
             )
 
-    def _dump(self, result: object) -> object:
-        return result if self.in_process else crypto.seal(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
-
-    def _load(self, stored: Any) -> Any:
+    def _dump(self, entry_key: str, version: str, result: object) -> object:
         if self.in_process:
-            return stored
-        data = crypto.unseal(stored)  # None: sealed with a key no longer configured
-        return MISS if data is None else pickle.loads(data)
+            return result
+        return crypto.seal(pickle.dumps(result, pickle.HIGHEST_PROTOCOL), _bound_to(entry_key, version))
+
+    def _load(self, entry_key: str, version: str, entry: Any) -> Any:
+        """The result `entry` holds if it was stored under `entry_key` for `version`, else MISS."""
+        try:
+            stamped, stored = entry
+            if stamped != version:
+                return MISS
+            if self.in_process:
+                return stored
+            data = crypto.unseal(stored, _bound_to(entry_key, version))
+            return MISS if data is None else pickle.loads(data)
+        except Exception as error:
+            # Not an entry this release wrote: the database answers, and the refill replaces it.
+            logger.warning(
+                "A find cache entry could not be read (%s): it counts as a miss.", type(error).__name__
+            )
+            return MISS
+
+
+def _bound_to(entry_key: str, version: str) -> bytes:
+    """A sealed entry's associated data. No NUL in a cache key (client ids hold none): unambiguous."""
+    return f"{entry_key}\0{version}".encode()
 
 
 def find_cache() -> FindCache | None:

@@ -263,17 +263,50 @@ def _open(encoded: str, associated: bytes | None, *, first_key_only: bool = Fals
     return codec.decrypt(sealed, associated, codec.ciphers[:1] if first_key_only else None)
 
 
+# -- sealing the find cache's entries (cache.py) ---------------------------------------------------------
+#
+# With a key of their own, derived from the first key with HKDF and an info string of its own: a cache entry
+# never opens as a token nor a token as an entry, and cache fills (frequent, each with a random nonce) do not
+# spend the number of encryptions the token key is safe for. Only the current first key seals and opens:
+# entries sealed before a key rotation are misses, refilled from the database.
+
+_SEAL_KEY_INFO = b"django_slack_store find cache sealing key v1"
+_sealing: tuple[_Codec, AESGCM] | None = None  # (the codec it was derived beside, the sealing cipher)
+
+
+def _sealing_cipher() -> AESGCM:
+    """The cipher of the sealing key, derived again whenever the codec is (its settings changed)."""
+    codec = _get_codec()  # checks the keys
+    sealing = _sealing
+    if sealing is None or sealing[0] is not codec:
+        sealing = _derive_sealing(codec)
+    return sealing[1]
+
+
 @sensitive_variables()
-def seal(data: bytes) -> bytes:
-    """`data` encrypted and authenticated with the first key (the find cache's entries in a shared cache)."""
-    return _get_codec().encrypt(data, None)
+def _derive_sealing(codec: _Codec) -> tuple[_Codec, AESGCM]:
+    global _sealing
+    keys = configured_keys()
+    first = force_bytes(keys[0]) if keys else derive_key(settings.SECRET_KEY)
+    kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_KDF_SALT, info=_SEAL_KEY_INFO)
+    _sealing = (codec, AESGCM(kdf.derive(base64.urlsafe_b64decode(first))))
+    return _sealing
 
 
-def unseal(sealed: bytes) -> bytes | None:
-    """What `seal()` sealed, or None when no configured key opens it (a removed key, or tampering)."""
+@sensitive_variables()
+def seal(data: bytes, associated_data: bytes) -> bytes:
+    """`data` encrypted and authenticated with the sealing key, bound to `associated_data` (what it is the
+    value of): `unseal()` opens it with the same associated data only."""
+    nonce = os.urandom(NONCE_SIZE)
+    return nonce + _sealing_cipher().encrypt(nonce, data, associated_data)
+
+
+def unseal(sealed: object, associated_data: bytes) -> bytes | None:
+    """What `seal()` sealed with `associated_data`, or None: sealed with another key or associated data,
+    damaged, or not sealed at all."""
     if not isinstance(sealed, bytes):
         return None
     try:
-        return _get_codec().decrypt(sealed, None)
-    except InvalidTag:
+        return _sealing_cipher().decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], associated_data)
+    except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["EMPTY", "HIDDEN", "MASK", "is_masked", "mask_token", "mask_url"]
+__all__ = ["EMPTY", "HIDDEN", "MASK", "is_masked", "mask_secret", "mask_token", "mask_url"]
 
 EMPTY = "—"  # no value
 HIDDEN = "••••••••"  # a value too short to show any of
@@ -44,3 +44,8 @@ def mask_url(url: str | None) -> str:
 def is_masked(value: str) -> bool:
     """Whether `value` is what `mask_token()` or `mask_url()` shows rather than a credential."""
     return MASK in value or value == HIDDEN
+
+
+def mask_secret(name: str, value: str | None) -> str:
+    """The value of the secret column `name` as the admin and the export show it."""
+    return mask_url(value) if name == "incoming_webhook_url" else mask_token(value)

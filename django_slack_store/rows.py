@@ -47,8 +47,9 @@ ID_FIELDS = ("enterprise_id", "team_id", "user_id")
 SLACK_ID = re.compile(r"[A-Za-z0-9._-]*\Z")
 SLACK_ID_MAX_LENGTH = 32  # the enterprise, team and user id columns
 TOKEN_MAX_LENGTH = 4096  # Slack tokens are a few hundred characters; anything longer is not a token.
-MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second every backend can hold.
-BIGINT = range(-(2**63), 2**63)
+# 9999-12-30T23:59:59Z: every backend holds it, and it is a local time in every time zone (the admin shows
+# one past 9999-12-31T09:59:59Z in UTC+14 as a year no datetime holds).
+MAX_TIMESTAMP = 253402214399
 JSON_MAX_DEPTH = 31  # MariaDB's JSON_VALID (the JSON column's check) refuses 32 levels of arrays/objects
 # PostgreSQL's jsonb keeps numbers as decimals and prints them without exponent: a float from 1e16 up
 # (repr "1e+16") reads back as an int, and unequal unless its shortest repr is exact (1e23 is not).
@@ -231,8 +232,8 @@ def _clean_epoch(name: str, value: object) -> int | None:
         return None
     if not is_int(value):
         raise TypeError(f"{name} must be Unix time as an int, not {type(value).__name__}")
-    if value not in BIGINT:
-        raise ValueError(f"{name} must be Unix time as a 64-bit int")
+    if not 0 <= value <= MAX_TIMESTAMP:  # no datetime holds more, and Slack never sends it
+        raise ValueError(f"{name} must be Unix time between 1970 and 9999")
     return value
 
 

@@ -6,6 +6,7 @@ commit (`transactional_db`): inside a transaction the store bypasses the cache, 
 """
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -13,10 +14,12 @@ import sys
 import uuid
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from django.core.cache import caches
 from django.db import connection, transaction
 
-from django_slack_store import statements
+from django_slack_store import crypto, statements
+from django_slack_store.cache import FindCache
 from django_slack_store.models import SlackBot
 from django_slack_store.stores import DjangoInstallationStore
 from tests.support.concurrency import needs_server_database
@@ -176,20 +179,129 @@ def test_an_evicted_version_never_serves_an_older_entry(api, cache):
     assert find(api, installation).bot_id == "B0CHANGED"
 
 
-def test_an_unreadable_entry_in_a_shared_cache_is_a_miss(
-    transactional_db, settings, django_assert_num_queries
-):
-    """An entry that this app did not seal (or sealed with a key since removed) is read from the database."""
+# -- what a shared cache holds: sealed entries, each bound to its key and version ---------------------------
+
+
+@pytest.fixture
+def shared(transactional_db, settings):
+    """A Redis cache and a store, with two users' installations of one workspace (the second one latest)
+    and an installation of another workspace, each found (so cached) by workspace and by user."""
     cache = use_cache(settings, redis_cache_config())
     store = DjangoInstallationStore(CLIENT_ID)
-    installation = InstallationFactory()
-    store.save(installation)
-    store.find_installation(enterprise_id=None, team_id=installation.team_id)
+    first = InstallationFactory()
+    installations = [first, InstallationFactory(team_id=first.team_id), InstallationFactory()]
+    for installation in installations:
+        store.save(installation)
+    for installation in installations:
+        find(store, installation)
+        find(store, installation, user_id=installation.user_id)
+    return cache, store, installations
+
+
+def cached(cache, store, installation, by_user=False):
+    """(key, version, sealed result) of the cached find of the installation's workspace (or its user)."""
     workspace = store._cache_key(connection.alias, [CLIENT_ID, "", installation.team_id])
-    cache.set(f"{workspace}:installation", (cache.get(workspace), b"not sealed by this app"))
+    key = f"{workspace}:installation" + (f":{installation.user_id}" if by_user else "")
+    version, sealed = cache.get(key)
+    assert version == cache.get(workspace)
+    return key, version, sealed
+
+
+def assert_a_miss_then_a_hit(store, installation, django_assert_num_queries):
+    """The next find of the workspace reads the database, and refills the entry: the one after is a hit."""
+    for queries in (1, 0):
+        with django_assert_num_queries(queries):
+            assert vars(find(store, installation)) == vars(installation)
+
+
+class Unloadable:
+    """Pickles, but fails to unpickle: what an entry pickled by a release with other classes does."""
+
+    def __reduce__(self):
+        return (unloadable, ())
+
+
+def unloadable():
+    raise AttributeError("no such class in this release")
+
+
+UNREADABLE = {
+    "not sealed by this app": lambda version, sealed, seal: (version, b"not sealed by this app"),
+    "too short for a nonce": lambda version, sealed, seal: (version, b"short"),
+    "truncated": lambda version, sealed, seal: (version, sealed[:-1]),
+    "a bit flipped": lambda version, sealed, seal: (version, sealed[:-1] + bytes([sealed[-1] ^ 1])),
+    "not bytes": lambda version, sealed, seal: (version, "text"),
+    "not a pair": lambda version, sealed, seal: 42,
+    "a 1-tuple": lambda version, sealed, seal: (version,),
+    "a 3-tuple": lambda version, sealed, seal: (version, sealed, sealed),
+    "a pickle of another release": lambda version, sealed, seal: (version, seal(Unloadable())),
+}
+
+
+@pytest.mark.parametrize("make", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_an_entry_that_cannot_be_read_is_a_miss(shared, make, caplog, django_assert_num_queries):
+    """The database answers, and the refill replaces the entry: the find after it is a hit. Logged as a
+    warning at most, without the entry's values."""
+    cache, store, (_, latest, _) = shared
+    key, version, sealed = cached(cache, store, latest)
+    cache.set(key, make(version, sealed, lambda result: FindCache(cache, 60)._dump(key, version, result)))
+
+    with caplog.at_level("DEBUG", logger="django_slack_store"):
+        assert_a_miss_then_a_hit(store, latest, django_assert_num_queries)
+    assert all(record.levelno <= logging.WARNING for record in caplog.records)
+    assert "xox" not in caplog.text and "no such class" not in caplog.text
+
+
+def test_an_entry_moved_under_another_key_does_not_open(shared, django_assert_num_queries):
+    """Who can write to the cache cannot make it serve one workspace's or user's installation for
+    another's: copied under another key with that key's version, an entry is a miss."""
+    cache, store, (first, latest, elsewhere) = shared
+    for source, target, by_user in ((elsewhere, latest, False), (first, latest, True)):
+        _, _, sealed = cached(cache, store, source, by_user)
+        key, version, _ = cached(cache, store, target, by_user)
+        cache.set(key, (version, sealed))
+        with django_assert_num_queries(1):
+            assert vars(find(store, target, **({"user_id": target.user_id} if by_user else {}))) == vars(
+                target
+            )
+
+
+def test_an_entry_restamped_with_a_newer_version_does_not_open(shared, django_assert_num_queries):
+    """An entry of before a rotation, stamped with the version that the rotation started, is not served."""
+    cache, store, (_, latest, _) = shared
+    key, _, before = cached(cache, store, latest)
+    store.save(rotated(latest, bot_token="xoxb-rotated"))
+    workspace = key.removesuffix(":installation")
+    cache.set(key, (cache.get(workspace), before))
+
     with django_assert_num_queries(1):
-        found = store.find_installation(enterprise_id=None, team_id=installation.team_id)
-    assert found.bot_token == installation.bot_token
+        assert find(store, latest).bot_token == "xoxb-rotated"
+
+
+def test_entries_are_sealed_with_a_key_of_their_own(shared, monkeypatch):
+    """Not with a token key: an entry never opens as a token (nor a token as an entry), and cache fills
+    spend none of the encryptions a token key is safe for."""
+    cache, store, (_, latest, _) = shared
+    key, version, sealed = cached(cache, store, latest)
+    for cipher in crypto._get_codec().ciphers:
+        for associated_data in (None, f"{key}\0{version}".encode()):
+            with pytest.raises(InvalidTag):
+                cipher.decrypt(sealed[:12], sealed[12:], associated_data)
+
+    token_encryptions = []
+    monkeypatch.setattr(crypto._Codec, "encrypt", lambda codec, data: token_encryptions.append(data))
+    cache.delete(key)
+    assert find(store, latest).bot_token == latest.bot_token  # a miss, then a fill
+    assert cached(cache, store, latest) and token_encryptions == []
+
+
+def test_entries_sealed_before_a_key_rotation_are_misses(shared, settings, django_assert_num_queries):
+    cache, store, (_, latest, _) = shared
+    settings.DJANGO_SLACK_STORE = {
+        **settings.DJANGO_SLACK_STORE,
+        "ENCRYPTION_KEYS": [crypto.generate_key(), crypto.derive_key(settings.SECRET_KEY)],
+    }
+    assert_a_miss_then_a_hit(store, latest, django_assert_num_queries)
 
 
 def test_a_shared_cache_holds_no_plaintext_token(transactional_db, settings):

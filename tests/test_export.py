@@ -7,9 +7,10 @@ import stat
 import pytest
 from django.core.management import CommandError, call_command
 
-from django_slack_store.masking import mask_token
+from django_slack_store.masking import mask_token, mask_url
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.transfer import export_records
+from tests.support.admin import assert_no_tokens
 from tests.support.factories import BASE_TIME, InstallationFactory, rotated
 from tests.support.store_api import CLIENT_ID
 
@@ -73,6 +74,34 @@ def test_tokens_are_masked_by_default(api):
     assert full["client_id"] == CLIENT_ID and full["enterprise_id"] == "E0GRID"
     org = next(record for record in records if record.get("is_enterprise_install"))
     assert org["team_id"] is None and type(org["installed_at"]) is float and type(org["updated_at"]) is float
+
+
+def test_the_incoming_webhook_url_is_masked_as_the_admin_masks_it(api):
+    """It can post to its channel: a credential like the tokens, in clear with --include-tokens only."""
+    installation = InstallationFactory(complete=True)
+    api.save(installation)
+    url = installation.incoming_webhook_url
+    masked, _ = export()
+    assert lines(masked)[0]["incoming_webhook_url"] == mask_url(url) == "https://hooks.example.test/…fake"
+    assert_no_tokens(masked, url)
+    assert lines(export("--include-tokens")[0])[0]["incoming_webhook_url"] == url
+
+
+def test_a_masked_incoming_webhook_url_is_never_imported(api, tmp_path):
+    api.save(InstallationFactory(complete=True, bot_token=None))
+    path = tmp_path / "masked.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({**record, "user_token": None, "user_refresh_token": None}) + "\n"
+            for record in lines(export()[0])
+        )
+    )
+    SlackInstallation.objects.all().delete()
+    with pytest.raises(
+        CommandError, match="line 1: incoming_webhook_url is masked: the export was made without"
+    ):
+        call_command("slack_store_import", "--jsonl", str(path), stdout=io.StringIO())
+    assert SlackInstallation.objects.count() == 0
 
 
 # The admin's rule (django_slack_store.masking): one format wherever a token is shown.
@@ -181,11 +210,33 @@ def test_a_failed_export_leaves_no_file(api, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["export.jsonl"]
 
 
+def test_a_write_that_fails_is_a_command_error_and_leaves_no_file(api, tmp_path, monkeypatch):
+    """A disk full, or a directory made at the path while the export ran."""
+    api.save(InstallationFactory())
+
+    def replace(source, target):
+        raise IsADirectoryError(21, "Is a directory")
+
+    monkeypatch.setattr("django_slack_store.management.commands.slack_store_export.os.replace", replace)
+    with pytest.raises(CommandError, match=r"Cannot write .*export.jsonl: \[Errno 21\] Is a directory"):
+        export("--output", str(tmp_path / "export.jsonl"))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_arguments(db, tmp_path):
     with pytest.raises(CommandError, match="--batch-size: must be at least 1"):
         export("--batch-size", "0")
     with pytest.raises(CommandError, match="Cannot write"):
         export("--output", str(tmp_path / "missing" / "export.jsonl"))
+
+
+def test_an_output_that_is_a_directory_is_refused(api, tmp_path):
+    api.save(InstallationFactory())
+    directory = tmp_path / "exports"
+    directory.mkdir()
+    with pytest.raises(CommandError, match=f"Cannot write {directory}: it is a directory; give a file name"):
+        export("--output", str(directory))
+    assert list(tmp_path.iterdir()) == [directory] and list(directory.iterdir()) == []
 
 
 @pytest.mark.parametrize(("chunk_size", "error"), [(0, ValueError), ("100", TypeError), (True, TypeError)])

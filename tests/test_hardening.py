@@ -19,6 +19,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 
 from django_slack_store import crypto
 from django_slack_store.models import SlackBot, SlackInstallation
+from django_slack_store.rows import MAX_TIMESTAMP
 from tests.support.factories import BotFactory, InstallationFactory
 from tests.support.store_api import CLIENT_ID
 
@@ -136,10 +137,15 @@ VALID = {
             st.text(storable_character, max_size=30),  # "a,b" is split, as slack_sdk does
         ),
     ),
-    **dict.fromkeys(EPOCH_FIELDS, st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63 - 1))),
+    **dict.fromkeys(
+        EPOCH_FIELDS,
+        st.one_of(
+            st.none(), st.integers(min_value=0, max_value=MAX_TIMESTAMP), st.sampled_from([0, MAX_TIMESTAMP])
+        ),
+    ),
     "installed_at": st.one_of(
-        st.floats(min_value=0, max_value=253402300799),
-        st.sampled_from([0.0, -0.0, 5e-324, 253402300799.0]),
+        st.floats(min_value=0, max_value=MAX_TIMESTAMP),
+        st.sampled_from([0.0, -0.0, 5e-324, float(MAX_TIMESTAMP)]),
     ),
     "is_enterprise_install": st.one_of(st.booleans(), st.none()),
     "custom_values": st.one_of(
@@ -157,15 +163,17 @@ HOSTILE = {
     **dict.fromkeys(
         EPOCH_FIELDS,
         st.one_of(
-            st.integers(),  # past 64 bits
-            st.sampled_from([2**63, -(2**63) - 1, 1.0, float("nan"), float("inf")]),
+            st.integers(),  # before 1970, past 9999, past 64 bits
+            st.sampled_from(
+                [-1, MAX_TIMESTAMP + 1, 2**62, 2**63, -(2**63) - 1, 1.0, float("nan"), float("inf")]
+            ),
             wrong_types,
         ),
     ),
     "installed_at": st.one_of(
         st.floats(),  # NaN, infinities, negative, huge
         st.integers(min_value=-(2**70), max_value=2**70),  # slack_sdk's Bot() refuses ints: so does the store
-        st.sampled_from([0, -1.0, -1e-9, 253402300799.5, 253402300800.0, float("-inf")]),
+        st.sampled_from([0, -1.0, -1e-9, MAX_TIMESTAMP + 0.5, 253402300799.0, 253402300800.0, float("-inf")]),
         wrong_types,
     ),
     "is_enterprise_install": wrong_types,
@@ -207,8 +215,9 @@ CONSTRUCTOR_ARGUMENTS = {
 
 
 @st.composite
-def objects(draw, cls, fields):
-    """A `cls` with a valid value in each of `fields`, then up to 3 of them hostile; and whether any is."""
+def objects(draw, cls, fields, max_hostile=3):
+    """A `cls` with a valid value in each of `fields`, then up to `max_hostile` of them hostile; and whether
+    any is."""
     values = {name: draw(VALID[name]) for name in fields}
     if values["is_enterprise_install"] and not values["enterprise_id"]:
         values["enterprise_id"] = "E0ORG"
@@ -216,7 +225,7 @@ def objects(draw, cls, fields):
         values["team_id"] = "T0HOSTILE"
     if cls is Bot and not values["bot_token"]:
         values["bot_token"] = "xoxb-test-hostile"  # a bot without a token is no bot
-    hostile_names = draw(st.lists(st.sampled_from(fields), max_size=3, unique=True))
+    hostile_names = draw(st.lists(st.sampled_from(fields), max_size=max_hostile, unique=True))
     values.update({name: draw(HOSTILE[name]) for name in hostile_names})
     obj = cls(**CONSTRUCTOR_ARGUMENTS[cls])
     for name, value in values.items():

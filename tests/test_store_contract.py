@@ -335,6 +335,11 @@ def _bad_installations():
         ("bot_token_expires_at", with_(bot_token_expires_at=1.5), TypeError),
         ("user_token_expires_at", with_(user_token_expires_at=True), TypeError),
         ("bot_token_expires_at", with_(bot_token_expires_at=2**63), ValueError),
+        # No datetime holds it (the admin could not show it), and Slack never sends it.
+        ("bot_token_expires_at", with_(bot_token_expires_at=2**62), ValueError),
+        ("user_token_expires_at", with_(user_token_expires_at=253402214400), ValueError),
+        ("user_token_expires_at", with_(user_token_expires_at=-1), ValueError),
+        ("installed_at", with_(installed_at=253402214400.0), ValueError),
         ("installed_at", with_(installed_at=float("nan")), ValueError),
         ("installed_at", with_(installed_at=-1.0), ValueError),
         ("installed_at", with_(installed_at="2024-01-01"), TypeError),

@@ -92,10 +92,13 @@ def render_health(health: Health, details: StrOrPromise = "") -> str:
 def describe_expiry(expires_at: int | None) -> str:
     if expires_at is None:
         return gettext("never (token rotation is off)")
-    when = datetime.datetime.fromtimestamp(expires_at, UTC)
+    try:
+        when = timezone.localtime(datetime.datetime.fromtimestamp(expires_at, UTC))
+    except (OverflowError, OSError, ValueError):  # stored before saves refused what no datetime holds
+        return gettext("%(value)s (not a valid time)") % {"value": expires_at}
     now = timezone.now()
     if when > now:
         relative = gettext("in %(time)s") % {"time": timeuntil(when, now)}
     else:
         relative = gettext("%(time)s ago") % {"time": timesince(when, now)}
-    return f"{timezone.localtime(when):%Y-%m-%d %H:%M:%S %Z} ({relative})"
+    return f"{when:%Y-%m-%d %H:%M:%S %Z} ({relative})"

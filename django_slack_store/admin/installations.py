@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ..masking import EMPTY, mask_url
+from ..masking import EMPTY
 from ..models import SlackBot, SlackInstallation
 from .actions import Target, load_target, may_revoke
 from .bots import bot_tokens
@@ -160,7 +160,7 @@ class SlackInstallationAdmin(SlackRecordAdmin[SlackInstallation, "AnnotatedInsta
         SlackBot, _("workspace history"), _("Every bot row of this workspace")
     )
 
-    masked_incoming_webhook_url = masked_field("incoming_webhook_url", _("incoming webhook URL"), mask_url)
+    masked_incoming_webhook_url = masked_field("incoming_webhook_url", _("incoming webhook URL"))
 
     # -- Revoke: the installer's user token, and (when the box is ticked) the bot the same install wrote.
 

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..crypto import TokenDecryptionError
-from ..masking import EMPTY, mask_token
+from ..masking import EMPTY, mask_secret
 from .actions import RevokeAdmin
 from .health import UNBOUND, UNDECRYPTABLE, Health, render_health
 
@@ -144,16 +144,14 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
 # -- fields each admin makes for its own columns: `masked_bot_token = masked_field("bot_token", ...)`
 
 
-def masked_field(
-    name: str, description: StrOrPromise, mask: Callable[[str | None], str] = mask_token
-) -> _Field:
+def masked_field(name: str, description: StrOrPromise) -> _Field:
     """The secret in the column `name`, masked; a value that cannot be served (no configured key decrypts it,
     or it is unbound) does not break the page."""
 
     @admin.display(description=description)
     def field(model_admin: SlackRecordAdmin[Any, Any], row: Any) -> StrOrPromise:
         try:
-            return format_html('<span class="dss-token">{}</span>', mask(getattr(row, name)))
+            return format_html('<span class="dss-token">{}</span>', mask_secret(name, getattr(row, name)))
         except TokenDecryptionError as error:
             return UNBOUND if error.unbound else UNDECRYPTABLE
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..arguments import check_int
 from ..fields import InstantField, TokenField
-from ..masking import mask_token
+from ..masking import mask_secret
 from ..models import NO_ID, SlackBot, SlackInstallation, slack_fields
 
 __all__ = ["export_records"]
@@ -19,8 +19,9 @@ def export_records(
 ) -> Iterator[dict[str, Any]]:
     """Every installation row, then every bot row, as JSON-ready dicts that `JSONLinesSource` reads back:
     "type", "client_id", the slack_sdk object's fields (timestamps as Unix time, absent ids None), and
-    "updated_at" (bots are served in that order). Tokens are masked as the admin shows them (`xoxb-…abcd`,
-    masking.py), so that one seen in either can be matched with the other, unless `include_tokens`.
+    "updated_at" (bots are served in that order). Tokens and the incoming webhook URL are masked as the admin
+    shows them (`xoxb-…abcd`, masking.py), so that one seen in either can be matched with the other, unless
+    `include_tokens`.
     """
     check_int("chunk_size", chunk_size, 1)  # now, not at the first record
     return _records(client_id, include_tokens, chunk_size)
@@ -42,7 +43,7 @@ def _records(client_id: str | None, include_tokens: bool, chunk_size: int) -> It
                 if isinstance(field, InstantField):
                     value = value.timestamp()
                 elif isinstance(field, TokenField) and value and not include_tokens:
-                    value = mask_token(value)
+                    value = mask_secret(field.name, value)
                 elif value == NO_ID and field.name in ("enterprise_id", "team_id", "user_id"):
                     value = None
                 record[field.name] = value

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import reprlib
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -54,6 +55,8 @@ ItemClass: TypeAlias = "type[Installation] | type[Bot]"
 Identity: TypeAlias = "tuple[Any, ...]"
 
 TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+# What an export without --include-tokens masks.
+CREDENTIAL_FIELDS = (*TOKEN_FIELDS, "incoming_webhook_url")
 EXPIRY_FIELDS = ("bot_token_expires_at", "user_token_expires_at")
 TIME_FIELDS = ("installed_at", *EXPIRY_FIELDS)
 DEFAULT_INSTALLATIONS_TABLE = "slack_installations"
@@ -289,7 +292,7 @@ class FileSource(Source):
 
     def _read(self, path: Path, cls: ItemClass) -> Row:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = _json(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise SourceError(f"{path}: cannot be read as JSON: {error}") from None
         if not isinstance(data, dict):
@@ -347,33 +350,38 @@ class JSONLinesSource(Source):
         bots: list[tuple[float, int, Row]],
     ) -> None:
         try:
-            record = json.loads(line)
+            record = _json(line)
         except ValueError as error:
             raise SourceError(f"{origin}: not JSON: {error}") from None
         if not isinstance(record, dict):
             raise SourceError(f"{origin}: not a JSON object")
         kind = record.pop("type", None)
         if kind not in ("installation", "bot"):
-            raise SourceError(f'{origin}: "type" must be "installation" or "bot", not {kind!r}')
+            raise SourceError(f'{origin}: "type" must be "installation" or "bot", not {reprlib.repr(kind)}')
         record_client_id = record.pop("client_id", None)
+        if not isinstance(record_client_id, str | None):
+            raise SourceError(f"{origin}: client_id must be a str, not {type(record_client_id).__name__}")
         written_at = record.pop("updated_at", None)
         self.found_client_ids.add(record_client_id)
         if client_id is not None and record_client_id not in (None, client_id):
             return
         if not (record_client_id or client_id):
             raise SourceError(f"{origin}: no client_id (give --client-id to import lines without one)")
-        for name in TOKEN_FIELDS:
+        for name in CREDENTIAL_FIELDS:
             if isinstance(record.get(name), str) and is_masked(record[name]):
                 raise SourceError(
                     f"{origin}: {name} is masked: the export was made without --include-tokens, and a masked "
-                    "token is not a token. Nothing was imported; export again with --include-tokens."
+                    "credential is not one. Nothing was imported; export again with --include-tokens."
                 )
         cls = Installation if kind == "installation" else Bot
         row = _row_from_fields(cls, record, record_client_id or client_id, origin, zone)
         if cls is Installation:
             self._installations.append(row)
         else:
-            order = row.item.installed_at if written_at is None else _instant(written_at, zone).timestamp()
+            order = row.item.installed_at
+            if written_at is not None:
+                with _naming(origin):
+                    order = _instant("updated_at", written_at, zone)
             bots.append((order, len(bots), row))
 
 
@@ -393,31 +401,51 @@ def _row_from_fields(
     if fields.get("installed_at") is None:
         # slack_sdk's Installation() would take "now": a second run would import the row again.
         raise SourceError(f"{origin}: no installed_at")
-    try:
+    with _naming(origin):
         for name in TIME_FIELDS:
             if fields.get(name) is not None:
-                instant = _instant(fields[name], zone)
-                fields[name] = instant.timestamp() if name == "installed_at" else int(instant.timestamp())
+                unix_time = _instant(name, fields[name], zone)
+                fields[name] = unix_time if name == "installed_at" else int(unix_time)
         for name in ("enterprise_id", "team_id"):
             fields[name] = fields.get(name) or None
         return Row(client_id, cls(**fields), origin)
+
+
+def _instant(name: str, value: Any, zone: datetime.tzinfo) -> float:
+    """The Unix time of the source's timestamp `name`: a datetime or ISO 8601 text (naive: in `zone`), or a
+    Unix time (as text too). TypeError for another type, ValueError for a time no datetime holds (Slack never
+    sent it), naming the field and the value (shortened)."""
+    given = value
+    try:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                value = datetime.datetime.fromisoformat(value)
+        if isinstance(value, datetime.datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=zone)).timestamp()
+        if isinstance(value, float) or is_int(value):
+            return datetime.datetime.fromtimestamp(value, UTC).timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"{name}: {reprlib.repr(given)} is not a timestamp Slack could have sent") from None
+    raise TypeError(f"{name} must be a timestamp (Unix time or ISO 8601), not {type(value).__name__}")
+
+
+@contextlib.contextmanager
+def _naming(origin: str) -> Iterator[None]:
+    """A row's TypeError or ValueError as a SourceError naming the row."""
+    try:
+        yield
     except (TypeError, ValueError) as error:
         raise SourceError(f"{origin}: {error}") from None
 
 
-def _instant(value: Any, zone: datetime.tzinfo) -> datetime.datetime:
-    """An aware datetime from a source's timestamp: a datetime or ISO 8601 text (naive: in `zone`), or a
-    Unix time."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            value = datetime.datetime.fromisoformat(value)
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=zone)
-    if isinstance(value, float) or is_int(value):
-        return datetime.datetime.fromtimestamp(value, UTC)
-    raise TypeError(f"not a timestamp: {type(value).__name__}")
+def _json(text: str) -> Any:
+    """The JSON value in `text`; nesting too deep to read is a ValueError too (json raises RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def model_for(cls: ItemClass) -> type[SlackInstallation] | type[SlackBot]:

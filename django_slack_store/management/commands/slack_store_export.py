@@ -18,9 +18,9 @@ from .. import options
 class Command(BaseCommand):
     help = (
         "Write every installation and bot row as JSON Lines (one object per line: installations first, then "
-        "bots). Tokens are masked as in the admin (xoxb-…abcd; a value shorter than 20 characters as "
-        "••••••••) unless --include-tokens; only an export with tokens can be imported back with "
-        "slack_store_import --jsonl."
+        "bots). Tokens and incoming webhook URLs are masked as in the admin (xoxb-…abcd; a value shorter "
+        "than 20 characters as ••••••••) unless --include-tokens; only an export with tokens can be imported "
+        "back with slack_store_import --jsonl."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -28,8 +28,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--include-tokens",
             action="store_true",
-            help="Write the tokens in clear text. The file is then as secret as the tokens: it is created "
-            "readable by its owner only.",
+            help="Write the tokens and incoming webhook URLs in clear text. The file is then as secret as "
+            "the tokens: it is created readable by its owner only.",
         )
         parser.add_argument("--client-id", help="Export only this Slack app's rows.")
         parser.add_argument(
@@ -74,6 +74,8 @@ class Command(BaseCommand):
         batch_size: int,
     ) -> dict[str, int]:
         """Into a temporary file beside `path`, renamed at the end: a failed export leaves no half file."""
+        if path.is_dir():
+            raise CommandError(f"Cannot write {path}: it is a directory; give a file name in it.")
         try:
             # mkstemp creates the file readable and writable by its owner only.
             descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -83,8 +85,10 @@ class Command(BaseCommand):
             with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
                 counts = self._write(stream, records, log, verbosity, batch_size)
             os.replace(temporary, path)
-        except BaseException:
+        except BaseException as error:
             os.unlink(temporary)
+            if isinstance(error, OSError):  # a disk full, or a directory made at `path` meanwhile
+                raise CommandError(f"Cannot write {path}: {error}") from None
             raise
         return counts
 
