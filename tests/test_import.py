@@ -32,7 +32,7 @@ from django_slack_store.stores import DjangoInstallationStore
 from django_slack_store.transfer.importer import _without_bot
 from tests.support.factories import BASE_TIME, InstallationFactory, rotated
 from tests.support.store_api import CLIENT_ID
-from tests.test_hardening import ALL_FIELDS, HYPOTHESIS, VALID, expected, same
+from tests.support.strategies import ALL_FIELDS, HYPOTHESIS, VALID, expected, same
 
 sqlalchemy = pytest.importorskip("sqlalchemy", reason="the [import] extra (SQLAlchemy) is not installed")
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore  # noqa: E402

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.views.main import ChangeList
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -78,6 +80,9 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
         # offer is refused: Django answers 400 Bad Request, whatever the value.
         return lookup in self.offered_lookups(request)
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return BoundedChangeList
+
     def offered_lookups(self, request: HttpRequest) -> set[str]:
         """The query parameters the changelist's links filter by: the list filters', the date hierarchy's and
         the workspace links'."""
@@ -139,6 +144,17 @@ class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
 
     def workspace_query(self, row: _Row) -> str:
         return urlencode({name: getattr(row, name) for name in WORKSPACE_LOOKUPS})
+
+
+class BoundedChangeList(ChangeList):
+    """Django's changelist, for which a date hierarchy drill-down it cannot bound (`?installed_at__year=9999`:
+    the next year is past what a datetime holds) is a bad parameter, as a malformed one is, not a 500."""
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
 
 
 # -- fields each admin makes for its own columns: `masked_bot_token = masked_field("bot_token", ...)`

@@ -13,7 +13,7 @@ from django_slack_store.rows import MAX_TIMESTAMP
 from django_slack_store.stores import DjangoInstallationStore
 from tests.support.admin import admin_url, assert_no_tokens, tokens_of
 from tests.support.store_api import CLIENT_ID
-from tests.test_hardening import ALL_FIELDS, HYPOTHESIS, objects
+from tests.support.strategies import ALL_FIELDS, HYPOTHESIS, objects
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +98,21 @@ def test_every_row_renders_in_any_time_zone(admin_client, drawn, data, stored_be
     finally:
         SlackInstallation.objects.all().delete()
         SlackBot.objects.all().delete()
+
+
+@pytest.mark.parametrize("model", ["slackinstallation", "slackbot"])
+@pytest.mark.parametrize(
+    "drill_down",
+    [
+        {"installed_at__year": "9999"},
+        {"installed_at__year": "9999", "installed_at__month": "12"},
+        {"installed_at__year": "9999", "installed_at__month": "12", "installed_at__day": "31"},
+        {"installed_at__year": "10000"},
+    ],
+)
+def test_a_date_drill_down_past_what_a_datetime_holds_is_a_bad_parameter(
+    admin_client, install, model, drill_down
+):
+    install()
+    response = admin_client.get(admin_url(model), drill_down)
+    assert response.status_code == 302 and response.url.endswith("?e=1")  # Django's "bad parameter" answer
