@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["EMPTY", "HIDDEN", "MASK", "is_masked", "mask_secret", "mask_token", "mask_url"]
+__all__ = ["EMPTY", "HIDDEN", "MASK", "is_masked", "mask_secret", "mask_token", "mask_tokens_in", "mask_url"]
 
 EMPTY = "—"  # no value
 HIDDEN = "••••••••"  # a value too short to show any of
 MASK = "…"  # stands for what is left out: no Slack token or URL contains it
+# Anything like a Slack token in free text (a proxy's error page may echo the request's header).
+TOKEN_LIKE = re.compile(r"\b(?:xox|xapp-)\S*")
 # A value shorter than this is hidden whole: four characters of a short secret are too large a part of it.
 MIN_MASKED_LENGTH = 20
 # The type prefix of a Slack token, shown unmasked: xoxb, xoxp, xoxe, xoxe.xoxb...
@@ -49,3 +51,8 @@ def is_masked(value: str) -> bool:
 def mask_secret(name: str, value: str | None) -> str:
     """The value of the secret column `name` as the admin and the export show it."""
     return mask_url(value) if name == "incoming_webhook_url" else mask_token(value)
+
+
+def mask_tokens_in(text: str) -> str:
+    """`text` with anything like a Slack token in it replaced by MASK, whole (nothing of it is shown)."""
+    return TOKEN_LIKE.sub(MASK, text)

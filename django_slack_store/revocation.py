@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from .conf import store_settings
-from .masking import MASK
+from .masking import MASK, mask_tokens_in
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ TIMEOUT = 10
 ERROR_CODE = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 # The most of an unexpected answer shown: enough to recognise a proxy's error page, never a whole page.
 EXCERPT_LENGTH = 200
-# Anything like a Slack token in an answer (a proxy's error page may echo the request's header).
-TOKEN_LIKE = re.compile(r"\b(?:xox|xapp-)\S*")
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class _MaskTokens(logging.Filter):
     """slack_sdk logs the start of an answer that is not JSON (and, at DEBUG, every answer): mask tokens."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = mask_tokens(record.getMessage()), None
+        record.msg, record.args = mask_tokens_in(record.getMessage()), None
         return True
 
 
@@ -81,13 +79,9 @@ def client(timeout: float = TIMEOUT) -> WebClient:
     )
 
 
-def mask_tokens(text: str) -> str:
-    return TOKEN_LIKE.sub(MASK, text)
-
-
 def excerpt(text: str) -> str:
     """At most EXCERPT_LENGTH characters of `text` on one line, anything like a token masked."""
-    text = mask_tokens(" ".join(text.split()))
+    text = mask_tokens_in(" ".join(text.split()))
     return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + MASK
 
 

@@ -29,7 +29,7 @@ from ..crypto import TokenDecryptionError
 from ..masking import mask_token
 from ..models import SlackBot, SlackInstallation
 from ..stores import DjangoInstallationStore
-from .health import UNDECRYPTABLE
+from .health import unusable
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin as _ModelAdmin
@@ -292,8 +292,8 @@ def load_target(
         return None
     try:
         return Target(row, tokens(row))
-    except TokenDecryptionError:  # raised when the token attribute is read (fields.TokenAttribute)
-        return Target(row, error=gettext("its token %(problem)s") % {"problem": UNDECRYPTABLE})
+    except TokenDecryptionError as error:  # raised when the token attribute is read (fields.TokenAttribute)
+        return Target(row, error=gettext("its token %(problem)s") % {"problem": unusable(error)})
 
 
 def _name(row: SlackInstallation | SlackBot) -> str:

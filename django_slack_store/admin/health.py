@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import store_settings
+from ..crypto import TokenDecryptionError
 from ..fields import UTC
 
 if TYPE_CHECKING:
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 
 UNDECRYPTABLE = _("cannot be decrypted with the configured keys (docs/security.md)")
 UNBOUND = _("refused: not bound to this row; see manage.py slack_store_rotate_keys (docs/security.md)")
+
+
+def unusable(error: TokenDecryptionError) -> StrOrPromise:
+    """Why a secret that raised `error` is not shown (nor revoked)."""
+    return UNBOUND if error.unbound else UNDECRYPTABLE
 
 
 class Health(enum.IntEnum):

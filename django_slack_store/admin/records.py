@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from ..crypto import TokenDecryptionError
 from ..masking import EMPTY, mask_secret
 from .actions import RevokeAdmin
-from .health import UNBOUND, UNDECRYPTABLE, Health, render_health
+from .health import Health, render_health, unusable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -169,7 +169,7 @@ def masked_field(name: str, description: StrOrPromise) -> _Field:
         try:
             return format_html('<span class="dss-token">{}</span>', mask_secret(name, getattr(row, name)))
         except TokenDecryptionError as error:
-            return UNBOUND if error.unbound else UNDECRYPTABLE
+            return unusable(error)
 
     return field
 
