@@ -7,7 +7,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
-from django_slack_store.crypto import FERNET_PREFIX, PREFIX
+from django_slack_store.crypto import FERNET_PREFIX, PREFIX, TokenDecryptionError
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
 from tests.support.at_rest import (
@@ -19,6 +19,7 @@ from tests.support.at_rest import (
     raw_rows,
     raw_tokens,
     set_raw_token,
+    unbound_with,
 )
 from tests.support.factories import InstallationFactory
 from tests.support.store_api import CLIENT_ID
@@ -227,6 +228,24 @@ def test_misuse_is_a_command_error(settings, args, settings_value, message):
     with pytest.raises(CommandError, match=message) as error:
         rotate(*args)
     assert "not-a-key" not in str(error.value)
+
+
+def test_unbound_values_of_the_release_before_get_bound(store, settings):
+    """`aesgcm:` without associated data, as the release before migration 0005 wrote, or a process of it
+    during a rolling upgrade."""
+    settings.DJANGO_SLACK_STORE = {"ENCRYPTION_KEYS": [OLD_KEY]}
+    installations = save_installations(store, 2)
+    for model, columns in TOKEN_COLUMNS.items():
+        for (pk, _), installation in zip(raw_tokens(model).items(), installations, strict=True):
+            for column in columns:
+                set_raw_token(model, pk, column, unbound_with(OLD_KEY, getattr(installation, column)))
+    with pytest.raises(TokenDecryptionError, match="not bound to its row"):
+        found(store, installations[0])
+
+    assert rotate()[-1] == "4 row(s) re-encrypted."
+    assert encrypted_with(OLD_KEY)
+    for installation in installations:
+        assert found(store, installation) == vars(installation)
 
 
 def test_webhook_urls_are_rotated_too(store, settings):
