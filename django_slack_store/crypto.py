@@ -216,16 +216,9 @@ def encrypt(token: str, associated: bytes | None) -> str:
 
 
 @sensitive_variables()
-def decrypt(
-    stored: str,
-    associated: bytes,
-    *,
-    model: "type[Model] | None" = None,
-    field_name: str | None = None,
-    pk: object = None,
-    accept_unbound: bool | None = None,
-) -> str:
-    """The value in a stored value of the place `associated`; `TokenDecryptionError` names the row.
+def decrypt(stored: str, associated: bytes, *, accept_unbound: bool | None = None) -> str:
+    """The value in a stored value of the place `associated`, or `TokenDecryptionError` (whose row the caller
+    names: `fields.TokenField.open()`).
 
     Unbound values (see the module's docstring) are read when `accept_unbound` is True, refused when False,
     and by default as `ACCEPT_UNBOUND_TOKENS` says.
@@ -234,14 +227,21 @@ def decrypt(
         if stored.startswith(PREFIX):
             return _open(stored[len(PREFIX) :], associated).decode("utf-8")
         if not (store_settings.ACCEPT_UNBOUND_TOKENS if accept_unbound is None else accept_unbound):
-            raise TokenDecryptionError(model=model, field_name=field_name, pk=pk, unbound=True)
+            raise TokenDecryptionError(unbound=True)
         if stored.startswith(UNBOUND_PREFIX):
             return _open(stored[len(UNBOUND_PREFIX) :], None).decode("utf-8")
         if stored.startswith(FERNET_PREFIX):
             return _get_codec().fernet.decrypt(stored[len(FERNET_PREFIX) :].encode("ascii")).decode("utf-8")
     except (InvalidTag, InvalidToken, UnicodeError, binascii.Error, ValueError):
-        raise TokenDecryptionError(model=model, field_name=field_name, pk=pk) from None
+        raise TokenDecryptionError from None
     return str(stored)  # plaintext: a plain str, whatever subclass of it the caller held
+
+
+@sensitive_variables()
+def rebind(stored: str, associated: bytes) -> str:
+    """A stored value in any form (bound, unbound, plaintext) stored again, bound to the place `associated`,
+    with the first key: what `slack_store_rotate_keys` and migration 0005 write."""
+    return encrypt(decrypt(stored, associated, accept_unbound=True), associated)
 
 
 def is_current(stored: str, associated: bytes) -> bool:

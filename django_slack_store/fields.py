@@ -1,6 +1,7 @@
 """Model fields that make the store exact on every database backend."""
 
 import datetime
+import functools
 import zoneinfo
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -155,12 +156,10 @@ class TokenField(_TextField[_ST, _GT]):
         return Stored(crypto.encrypt(value, self.binding(ids)))
 
     # No plaintext in this frame (crypto.decrypt's is hidden): no sensitive_variables wrapper on the hot path.
-    def open(
-        self, stored: Stored, ids: Sequence[str | None], **decrypt_options: Any
-    ) -> str | UndecryptableToken:
+    def open(self, stored: Stored, ids: Sequence[str | None]) -> str | UndecryptableToken:
         """The value stored for the row of `ids`, or the marker of one that cannot be served."""
         try:
-            return crypto.decrypt(stored, self.binding(ids), **decrypt_options)
+            return crypto.decrypt(stored, self.binding(ids))
         except crypto.TokenDecryptionError as error:
             return UndecryptableToken(self.model, self.name, stored, error.unbound)
 
@@ -193,12 +192,18 @@ class TokenField(_TextField[_ST, _GT]):
         return None
 
 
+@functools.cache
+def secret_fields(model: type[models.Model]) -> "tuple[TokenField[Any, Any], ...]":
+    """The model's TokenFields."""
+    return tuple(field for field in model._meta.concrete_fields if isinstance(field, TokenField))
+
+
 def open_tokens(instance: models.Model) -> None:
     """Open the stored values of a model instance just read (`Model.from_db`), with its own ids."""
     ids: list[str | None] | None = None
-    for field in instance._meta.concrete_fields:
+    for field in secret_fields(type(instance)):
         stored = instance.__dict__.get(field.attname)
-        if isinstance(field, TokenField) and isinstance(stored, Stored):
+        if isinstance(stored, Stored):
             ids = ids or [getattr(instance, name, None) for name in BINDING_IDS]
             instance.__dict__[field.attname] = field.open(stored, ids)
 

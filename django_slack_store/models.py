@@ -27,8 +27,8 @@ from .fields import (
     SlackIdField,
     Stored,
     TokenField,
-    UndecryptableToken,
     open_tokens,
+    secret_fields,
 )
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class SlackRecordQuerySet(models.QuerySet[_Record]):
         it must not move).
         """
         model, db = self.model, self._db or router.db_for_write(self.model)
-        fields = [field for field in model._meta.concrete_fields if isinstance(field, TokenField)]
+        fields = secret_fields(model)
         ids = [name for name in BINDING_IDS if hasattr(model, name)]
         rows = self.using(db).order_by("pk").values_list("pk", *ids, *(field.name for field in fields))
         last_pk = None
@@ -161,10 +161,10 @@ def _reseal(field: TokenField[Any, Any], stored: Stored | None, ids: list[str | 
     """A stored value, bound or not, stored again bound to its row with the first key."""
     if not stored:
         return stored
-    value = field.open(stored, ids, accept_unbound=True)
-    if isinstance(value, UndecryptableToken):
-        raise value.error(pk=pk)
-    return field.seal(value, ids)
+    try:
+        return Stored(crypto.rebind(stored, field.binding(ids)))
+    except crypto.TokenDecryptionError:
+        raise crypto.TokenDecryptionError(model=field.model, field_name=field.name, pk=pk) from None
 
 
 class SlackInstallationQuerySet(SlackRecordQuerySet["SlackInstallation"]):

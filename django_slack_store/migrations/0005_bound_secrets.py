@@ -31,9 +31,7 @@ PLAINTEXT_BEFORE = ("incoming_webhook_url",)
 
 def bind(value: str, associated: bytes, column: str) -> str:
     """Any stored form (bound, unbound, plaintext) stored bound to `associated`."""
-    if value.startswith(crypto.PREFIX):
-        return value
-    return crypto.encrypt(crypto.decrypt(value, associated, accept_unbound=True), associated)
+    return value if value.startswith(crypto.PREFIX) else crypto.rebind(value, associated)
 
 
 def unbind(value: str, associated: bytes, column: str) -> str:
