@@ -159,6 +159,32 @@ def check_revoke_deadline(
     return _int_setting(user_settings, "REVOKE_DEADLINE", 1, "seconds", "django_slack_store.E009", hint=hint)
 
 
+@checks.register()
+def check_rotation(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    user_settings = store_settings.user_settings()
+    if not isinstance(user_settings, dict):
+        return []
+    hint = "Seconds a token refresh may wait for Slack; other callers wait up to twice this for it."
+    errors = _int_setting(
+        user_settings, "REFRESH_TIMEOUT", 1, "seconds", "django_slack_store.E011", hint=hint
+    )
+    secrets = user_settings.get("CLIENT_SECRETS", {})
+    if not isinstance(secrets, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) and value for key, value in secrets.items()
+    ):
+        errors.append(
+            checks.Error(
+                "DJANGO_SLACK_STORE['CLIENT_SECRETS'] must be a dict of client id (str) to client secret (a "
+                "non-empty str).",
+                hint="The secrets of the Slack apps whose rotating tokens are refreshed (docs/rotation.md).",
+                id="django_slack_store.E012",
+            )
+        )
+    return errors
+
+
 @checks.register(checks.Tags.security)
 def check_unbound_tokens(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any

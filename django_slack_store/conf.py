@@ -12,7 +12,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 DEFAULTS: dict[str, Any] = {
-    # Base URL of the Slack Web API, for the admin's calls to auth.revoke; point it at a proxy or a fake.
+    # Base URL of the Slack Web API, for every call the store makes (auth.revoke, auth.test, token refreshes)
+    # and the clients get_client() returns; point it at a proxy or a fake.
     "SLACK_API_URL": "https://slack.com/api/",
     # False leaves SlackInstallation and SlackBot out of the Django admin. Read when the admin autodiscovers
     # django_slack_store.admin, so a change takes effect at the next start.
@@ -20,6 +21,13 @@ DEFAULTS: dict[str, Any] = {
     # The admin marks a rotating token "expiring" this many minutes before its expiry: Bolt's token rotator
     # refreshes it then (its token_rotation_expiration_minutes, 120 by default); keep the two equal.
     "ROTATION_WINDOW_MINUTES": 120,
+    # {client_id: client secret} of the Slack apps whose rotating tokens the store refreshes: for stores made
+    # without client_secret=, and for `slack_store_refresh_tokens`, `slack_store_check` and the admin's
+    # actions, which have no store of yours to ask (docs/rotation.md). Read it from the environment.
+    "CLIENT_SECRETS": {},
+    # Seconds a token refresh's call to Slack's oauth.v2.access may take. Other callers wait up to twice
+    # this for the refresh of the same token, then fail with RefreshFailed("lock_timeout").
+    "REFRESH_TIMEOUT": 10,
     # Seconds one admin request may spend calling Slack's auth.revoke (each call 10 s at most, and no longer
     # than the time left): the rows left when it runs out are not attempted, and kept. Keep it below the
     # timeout of the proxies in front of Django.
@@ -61,6 +69,8 @@ class StoreSettings:
         ADMIN_ENABLED: bool
         ROTATION_WINDOW_MINUTES: int
         REVOKE_DEADLINE: int
+        CLIENT_SECRETS: dict[str, str]
+        REFRESH_TIMEOUT: int
         ENCRYPTION_KEYS: Sequence[str | bytes] | None
         ACCEPT_UNBOUND_TOKENS: bool
         HISTORY_KEEP: int | None

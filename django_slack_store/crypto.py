@@ -26,7 +26,7 @@ import binascii
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -41,11 +41,9 @@ from django.utils.encoding import force_bytes
 from django.views.decorators.debug import sensitive_variables
 
 from .conf import store_settings
+from .exceptions import TokenDecryptionError
 
 __all__ = ["TokenDecryptionError"]
-
-if TYPE_CHECKING:
-    from django.db.models import Model
 
 # The scheme's tag: a value starting with it is encrypted with AES-GCM, bound to its row. The unbound
 # schemes before it: UNBOUND_PREFIX (AES-GCM without associated data), FERNET_PREFIX; anything else is
@@ -60,43 +58,6 @@ NONCE_SIZE = 12
 _KDF_SALT = b"django_slack_store"
 _KDF_INFO = b"django_slack_store token encryption key v1"
 _AES_KEY_INFO = b"django_slack_store aes-256-gcm key v1"
-
-
-class TokenDecryptionError(Exception):
-    """A stored value the store will not serve: no configured key opens it for its row (its key was removed,
-    the value is damaged, or it was copied from another row or column), or it is unbound (written before
-    values were bound to their rows, or planted as plaintext) while unbound values are refused.
-
-    Names the row (model and primary key, when known) and the column; never holds the value. Deliberately not
-    a `ValueError`: that means bad input in the store's API, and this is a configuration or data problem that
-    must never be mistaken for one (nor for "not installed").
-    """
-
-    def __init__(
-        self,
-        *,
-        model: "type[Model] | None" = None,
-        field_name: str | None = None,
-        pk: object = None,
-        unbound: bool = False,
-    ) -> None:
-        super().__init__()
-        self.model, self.field_name, self.pk, self.unbound = model, field_name, pk, unbound
-
-    def __str__(self) -> str:
-        column = f"{self.model.__name__ if self.model else '?'}.{self.field_name or '?'}"
-        row = f"row pk={self.pk}" if self.pk is not None else "a row"
-        if self.unbound:
-            return (
-                f"{column} of {row} is not bound to its row (written by an earlier release, or planted) and "
-                "DJANGO_SLACK_STORE['ACCEPT_UNBOUND_TOKENS'] is off: run `manage.py slack_store_rotate_keys` "
-                "to rewrite such values, after checking that nobody wrote them into your database."
-            )
-        return (
-            f"Cannot decrypt {column} of {row} with any key in DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] "
-            "(or derived from SECRET_KEY / SECRET_KEY_FALLBACKS): the key it was encrypted with is no longer "
-            "configured, the stored value is damaged, or it was copied from another row or column."
-        )
 
 
 def binding(table: str, column: str, ids: Sequence[str | None]) -> bytes:

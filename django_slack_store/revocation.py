@@ -94,7 +94,7 @@ def revoke(token: str, web_client: WebClient | None = None) -> Revocation:
     try:
         response = web_client.auth_revoke(token=token)
     except SlackApiError as error:
-        code, status = _error(error)
+        code, status = error_of(error)
         if code in DEAD:
             return Revocation(True, gettext("already invalid at Slack: %(code)s") % {"code": code})
         if code in NOT_PROOF:
@@ -105,7 +105,7 @@ def revoke(token: str, web_client: WebClient | None = None) -> Revocation:
         detail = gettext("unexpected answer from Slack (HTTP %(status)s)") % {"status": status}
         return Revocation(False, f"{detail}: {excerpt(code)}" if code else detail)
     except (SlackClientError, OSError) as error:  # OSError: urllib's URLError, timeouts, refused connections
-        return Revocation(False, gettext("could not reach Slack: %(reason)s") % {"reason": _reason(error)})
+        return Revocation(False, gettext("could not reach Slack: %(reason)s") % {"reason": reason_of(error)})
     except Exception:
         # Whatever else breaks, the other tokens of the selection still get their turn.
         logger.exception("auth.revoke failed unexpectedly")
@@ -116,7 +116,7 @@ def revoke(token: str, web_client: WebClient | None = None) -> Revocation:
     return Revocation(True, gettext("revoked"))
 
 
-def _error(error: SlackApiError) -> tuple[str | None, int | None]:
+def error_of(error: SlackApiError) -> tuple[str | None, int | None]:
     """Slack's error code and the HTTP status. `response` is a SlackResponse, or a plain dict when the
     body was not JSON."""
     response = error.response
@@ -127,7 +127,7 @@ def _error(error: SlackApiError) -> tuple[str | None, int | None]:
     return (code if isinstance(code, str) else None), getattr(response, "status_code", None)
 
 
-def _reason(error: Exception) -> str:
+def reason_of(error: Exception) -> str:
     # URLError keeps the OSError behind it in `reason`; neither holds the token (it travels in a header).
     reason = getattr(error, "reason", None) or error
     if isinstance(reason, TimeoutError):

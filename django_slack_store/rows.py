@@ -30,6 +30,7 @@ __all__ = [
     "bot_from_values",
     "clean_client_id",
     "clean_instant",
+    "installation_from_row",
     "installation_from_values",
     "is_slack_id",
     "keeps_stored",
@@ -146,6 +147,14 @@ def bot_from_row(row: SlackBot) -> Bot:
     return bot_from_values(
         model, {field.name: getattr(row, field.name) for field in [model._meta.pk, *slack_fields(model)]}
     )
+
+
+@sensitive_variables()  # holds tokens
+def installation_from_row(row: SlackInstallation) -> Installation:
+    """An installation row read through the ORM, without bot credentials (those live in the bot's row)."""
+    model = type(row)
+    values = {field.name: getattr(row, field.name) for field in [model._meta.pk, *slack_fields(model)]}
+    return installation_from_values(model, SlackBot, {**values, "bot.id": None})
 
 
 def _slack_kwargs(

@@ -41,14 +41,23 @@ class StoreBase:
     installation_model: type[SlackInstallation] = SlackInstallation
     bot_model: type[SlackBot] = SlackBot
 
+    @sensitive_variables("client_secret")
     def __init__(
-        self, client_id: str, *, logger: logging.Logger | None = None, send_signals: bool = True
+        self,
+        client_id: str,
+        *,
+        client_secret: str | None = None,
+        logger: logging.Logger | None = None,
+        send_signals: bool = True,
     ) -> None:
         if not isinstance(send_signals, bool):
             raise TypeError(f"send_signals must be a bool, not {type(send_signals).__name__}")
+        if client_secret is not None and not isinstance(client_secret, str):
+            raise TypeError(f"client_secret must be a str or None, not {type(client_secret).__name__}")
         self.client_id = clean_client_id(client_id)
         self.send_signals = send_signals
         self._logger = logger
+        self._client_secret = client_secret or None  # for refreshes (rotation.py); never in a repr or log
 
     @property
     def logger(self) -> logging.Logger:

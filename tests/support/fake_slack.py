@@ -92,6 +92,7 @@ class FakeSlack:
         self._tokens: dict[str, TokenOwner] = {}
         self._revoked: set[str] = set()
         self._refreshes: dict[str, TokenRefresh] = {}
+        self._used_refresh_tokens: set[str] = set()
         self._codes: dict[str, OAuthGrant] = {}
         self._errors: dict[tuple[str, str | None], tuple[str, int]] = {}
         self._pages: dict[tuple[str, str | None], tuple[str, int]] = {}
@@ -162,10 +163,24 @@ class FakeSlack:
         expires_in: int = 43200,
         token_type: str = "bot",
     ) -> None:
-        """Make `refresh_token` exchangeable for `access_token` (register that one with `add_token` too)."""
+        """Make `refresh_token` exchangeable, once, for `access_token` (register that one with `add_token`
+        too): as Slack does, a refresh token that has been used is revoked."""
         with self._lock:
             refresh = TokenRefresh(access_token, next_refresh_token, expires_in, token_type)
             self._refreshes[refresh_token] = refresh
+
+    def is_used(self, refresh_token: str) -> bool:
+        """Whether `refresh_token` has been exchanged: Slack has revoked it."""
+        with self._lock:
+            return refresh_token in self._used_refresh_tokens
+
+    def refreshes_with(self, refresh_token: str) -> int:
+        """How many calls of `oauth.v2.access` tried `refresh_token`, whatever they were answered."""
+        return sum(
+            1
+            for call in self.calls_to("oauth.v2.access")
+            if call.params.get("grant_type") == "refresh_token" and call.params.get("refresh_token") == refresh_token
+        )
 
     def add_oauth_code(self, code: str, grant: OAuthGrant) -> None:
         """Make `code` exchangeable, once, for `grant` (its tokens become valid when it is exchanged)."""
@@ -329,9 +344,10 @@ class FakeSlack:
         }
 
     def _refresh_token(self, call: ApiCall) -> dict[str, Any]:
-        refresh = self._refreshes.get(call.params.get("refresh_token"))
+        refresh = self._refreshes.pop(call.params.get("refresh_token"), None)
         if refresh is None:
             return {"ok": False, "error": "invalid_refresh_token"}
+        self._used_refresh_tokens.add(call.params["refresh_token"])
         payload = {
             "ok": True,
             "access_token": refresh.access_token,
