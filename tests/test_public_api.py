@@ -11,6 +11,7 @@ PUBLIC_MODULES = [
     "django_slack_store.admin",
     "django_slack_store.bolt",
     "django_slack_store.crypto",
+    "django_slack_store.exceptions",
     "django_slack_store.models",
     "django_slack_store.native",
     "django_slack_store.signals",
