@@ -1,8 +1,9 @@
 """The example's Slack app: Bolt's AsyncApp with its installations and OAuth states in Django's database.
 
-It answers mentions, and deletes what Slack reports uninstalled or revoked. Bolt refreshes a rotating token
-that is about to expire before handing it to a listener, and saves the new one through the store (the row is
-updated in place). example_project/views.py routes Django's requests to it.
+It answers mentions, and deletes what Slack reports uninstalled or revoked. `AsyncDjangoAuthorize` authorizes
+each request from the store: one find for the bot token and the requesting user's token, and a rotating token
+about to expire is refreshed first, once for all the server's processes sharing the database, and updated in
+place (no auth.test call). example_project/views.py routes Django's requests to it.
 """
 
 import logging
@@ -13,22 +14,26 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 
-from django_slack_store.bolt import enable_lifecycle_listeners
+from django_slack_store.bolt import AsyncDjangoAuthorize, enable_lifecycle_listeners
 from django_slack_store.conf import store_settings
 from django_slack_store.signals import app_uninstalled, tokens_revoked
 from django_slack_store.stores import DjangoInstallationStore, DjangoOAuthStateStore
 
 logger = logging.getLogger(__name__)
 
-installation_store = DjangoInstallationStore(client_id=settings.SLACK_CLIENT_ID)
+# With the client secret, the store refreshes rotating tokens itself (AsyncDjangoAuthorize below).
+installation_store = DjangoInstallationStore(
+    client_id=settings.SLACK_CLIENT_ID, client_secret=settings.SLACK_CLIENT_SECRET
+)
 
 app = AsyncApp(
     signing_secret=settings.SLACK_SIGNING_SECRET,
-    # One client for every Web API call Bolt makes: OAuth, token rotation, auth.test and the listeners'.
+    # One client for the Web API calls Bolt makes: the OAuth flow's and the listeners'. (The store's token
+    # refreshes use DJANGO_SLACK_STORE["SLACK_API_URL"] too.)
     client=AsyncWebClient(base_url=store_settings.SLACK_API_URL),
-    # Given here too, not only in the OAuth settings: then Bolt's token rotation uses `client` above. (From
-    # the OAuth settings alone, Bolt rotates tokens with a client of its own, which calls slack.com.)
     installation_store=installation_store,
+    # Tokens from the store, refreshed once across processes, without Bolt's auth.test per request.
+    authorize=AsyncDjangoAuthorize(installation_store),
     oauth_settings=AsyncOAuthSettings(
         client_id=settings.SLACK_CLIENT_ID,
         client_secret=settings.SLACK_CLIENT_SECRET,

@@ -7,156 +7,28 @@ connection, inside the test's transaction.
 """
 
 import time
-from urllib.parse import urlencode
 
 import pytest
-from asgiref.sync import async_to_sync
-from slack_bolt import App
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
-from slack_sdk.oauth.state_store import OAuthStateStore
-from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
-from slack_sdk.web.async_client import AsyncWebClient
 
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
+from tests.support.bolt_apps import APP_KINDS, CLIENT_ID, CLIENT_SECRET, NOT_INSTALLED, Bolt
 from tests.support.factories import InstallationFactory
-from tests.support.slack_requests import BOT_USER_ID, SIGNING_SECRET, dispatch, event_callback
-
-CLIENT_ID = "1111.2222"
-CLIENT_SECRET = "test-client-secret"
-# Bolt answers an event it cannot authorize with this text (and status 200); ours, so tests can tell.
-NOT_INSTALLED = "test: this app is not installed here"
+from tests.support.slack_requests import BOT_USER_ID, app_mention, slash_command
 
 TEAM_ID = "T0TEAM"
 ENTERPRISE_ID = "E0ORG"
 INSTALLER_ID = "U0INSTALLER"
-MENTIONER_ID = "U0MENTIONER"  # not the installer: Bolt leaves the installer's user token out of the context
 BOT_ID = "B0BOT"
 BOT_TOKEN = "xoxb-test-bot-token-1"
 
 pytestmark = pytest.mark.django_db
 
 
-class UnusedStateStore(OAuthStateStore, AsyncOAuthStateStore):
-    """OAuthSettings wants a state store; these tests never run the OAuth flow, so it must never be used."""
-
-    def issue(self, *args, **kwargs):
-        raise AssertionError("the OAuth flow is not under test")
-
-    def consume(self, state):
-        raise AssertionError("the OAuth flow is not under test")
-
-    async def async_issue(self, *args, **kwargs):
-        raise AssertionError("the OAuth flow is not under test")
-
-    async def async_consume(self, state):
-        raise AssertionError("the OAuth flow is not under test")
-
-
-class Bolt:
-    """A Bolt app of one kind ("App" or "AsyncApp") on our store and the fake Slack, whose `app_mention` and
-    `/hello` listeners record the bot token they were given and reply through the Web API."""
-
-    def __init__(self, kind, fake_slack, *, client_id=CLIENT_ID, token_rotation=False):
-        self.kind = kind
-        self.store = DjangoInstallationStore(client_id=client_id)
-        self.bot_tokens_seen = []
-        settings = dict(
-            installation_store=self.store,
-            signing_secret=SIGNING_SECRET,
-            process_before_response=True,
-            user_facing_authorize_error_message=NOT_INSTALLED,
-        )
-        if kind == "App":
-            if token_rotation:
-                settings["oauth_settings"] = OAuthSettings(
-                    client_id=client_id, client_secret=CLIENT_SECRET, state_store=UnusedStateStore()
-                )
-            self.app = App(client=WebClient(base_url=fake_slack.base_url), **settings)
-
-            @self.app.event("app_mention")
-            def on_mention(context, say):
-                self.bot_tokens_seen.append(context.bot_token)
-                say("hello")
-
-            @self.app.command("/hello")
-            def on_command(ack, context, say):
-                ack()
-                self.bot_tokens_seen.append(context.bot_token)
-                say("hello")
-
-        else:
-            if token_rotation:
-                settings["oauth_settings"] = AsyncOAuthSettings(
-                    client_id=client_id, client_secret=CLIENT_SECRET, state_store=UnusedStateStore()
-                )
-            self.app = AsyncApp(client=AsyncWebClient(base_url=fake_slack.base_url), **settings)
-
-            @self.app.event("app_mention")
-            async def on_mention(context, say):
-                self.bot_tokens_seen.append(context.bot_token)
-                await say("hello")
-
-            @self.app.command("/hello")
-            async def on_command(ack, context, say):
-                await ack()
-                self.bot_tokens_seen.append(context.bot_token)
-                await say("hello")
-
-    def save(self, installation):
-        """Save through the store API this kind of app uses."""
-        if self.kind == "App":
-            self.store.save(installation)
-        else:
-            async_to_sync(self.store.async_save)(installation)
-
-    def dispatch(self, request):
-        return dispatch(self.app, request)
-
-
-@pytest.fixture(params=["App", "AsyncApp"])
+@pytest.fixture(params=APP_KINDS)
 def app_kind(request):
     return request.param
-
-
-def app_mention(*, team_id, enterprise_id=None, is_enterprise_install=False):
-    """An Events API `event_callback` for a mention of the bot by MENTIONER_ID in `team_id`."""
-    now = time.time()
-    event = {
-        "type": "app_mention",
-        "user": MENTIONER_ID,
-        "text": f"<@{BOT_USER_ID}> hello",
-        "ts": f"{now:.6f}",
-        "team": team_id,
-        "channel": "C0CHANNEL",
-        "event_ts": f"{now:.6f}",
-    }
-    return event_callback(
-        event, team_id=team_id, enterprise_id=enterprise_id, is_enterprise_install=is_enterprise_install
-    )
-
-
-def slash_command(*, team_id, enterprise_id=None, is_enterprise_install=False):
-    """`/hello` typed by MENTIONER_ID in `team_id`. Unlike events, commands name the workspace they were
-    typed in even for an org-wide install, so Bolt asks the store for that team, flagged org-wide."""
-    params = {
-        "token": "test-verification-token",
-        "team_id": team_id,
-        "team_domain": "test-workspace",
-        "enterprise_id": enterprise_id or "",
-        "channel_id": "C0CHANNEL",
-        "user_id": MENTIONER_ID,
-        "command": "/hello",
-        "text": "",
-        "api_app_id": "A0TESTAPP",
-        "is_enterprise_install": "true" if is_enterprise_install else "false",
-        "response_url": "https://hooks.slack.test/commands/T0TEAM/1/fake",
-        "trigger_id": "1.2.fake",
-    }
-    return urlencode(params), "application/x-www-form-urlencoded"
 
 
 def tokens(calls):
@@ -165,7 +37,7 @@ def tokens(calls):
 
 
 def test_workspace_install_authorizes_events(app_kind, fake_slack):
-    bolt = Bolt(app_kind, fake_slack)
+    bolt = Bolt(app_kind, fake_slack.base_url)
     bolt.save(
         InstallationFactory(
             team_id=TEAM_ID, user_id=INSTALLER_ID, bot_token=BOT_TOKEN, bot_id=BOT_ID, bot_user_id=BOT_USER_ID
@@ -183,7 +55,7 @@ def test_workspace_install_authorizes_events(app_kind, fake_slack):
 
 @pytest.mark.parametrize("build_request", [app_mention, slash_command], ids=["event", "command"])
 def test_org_wide_install_authorizes_requests_from_any_org_workspace(app_kind, fake_slack, build_request):
-    bolt = Bolt(app_kind, fake_slack)
+    bolt = Bolt(app_kind, fake_slack.base_url)
     bolt.save(
         InstallationFactory(
             org_wide=True,
@@ -221,7 +93,7 @@ def test_org_wide_install_authorizes_requests_from_any_org_workspace(app_kind, f
 def test_event_for_a_workspace_without_installation_reaches_no_listener(
     app_kind, fake_slack, client_id, team_id
 ):
-    bolt = Bolt(app_kind, fake_slack)
+    bolt = Bolt(app_kind, fake_slack.base_url)
     # The store is not empty, but its installation is of another workspace or of another Slack app.
     DjangoInstallationStore(client_id=client_id).save(InstallationFactory(team_id=team_id))
 
@@ -235,7 +107,7 @@ def test_event_for_a_workspace_without_installation_reaches_no_listener(
 
 def test_token_slack_revoked_reaches_no_listener(app_kind, fake_slack):
     """Until the `tokens_revoked` event removes it, the store still serves a token Slack refuses."""
-    bolt = Bolt(app_kind, fake_slack)
+    bolt = Bolt(app_kind, fake_slack.base_url)
     bolt.save(InstallationFactory(team_id=TEAM_ID, user_id=INSTALLER_ID, bot_token=BOT_TOKEN))
     fake_slack.add_token(BOT_TOKEN, team_id=TEAM_ID, user_id=BOT_USER_ID, bot_id=BOT_ID)
     WebClient(base_url=fake_slack.base_url).auth_revoke(token=BOT_TOKEN)
@@ -251,7 +123,7 @@ def test_token_slack_revoked_reaches_no_listener(app_kind, fake_slack):
 # aiohttp 3.14; this suite makes deprecation warnings errors, which Bolt reports as a failed authorization.
 @pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
 def test_expiring_bot_token_is_rotated_and_saved_in_place(app_kind, fake_slack):
-    bolt = Bolt(app_kind, fake_slack, token_rotation=True)
+    bolt = Bolt(app_kind, fake_slack.base_url, token_rotation=True)
     expiring_token, rotated_token = "xoxb-test-expiring-bot-token", "xoxb-test-rotated-bot-token"
     bolt.save(
         InstallationFactory(

@@ -143,6 +143,7 @@ def test_a_redirect_without_the_state_cookie_is_refused(example_server, slack):
 def test_a_mention_is_answered_with_the_stored_bot_token(example_server, slack):
     granted = grant("T0E2EMENTION")
     install(example_server, slack, granted)
+    checks_before = tokens(slack.calls_to("auth.test"))
 
     response = example_server.post_from_slack(app_mention("T0E2EMENTION"), signing_secret=SIGNING_SECRET)
 
@@ -150,6 +151,8 @@ def test_a_mention_is_answered_with_the_stored_bot_token(example_server, slack):
     [reply] = [call for call in slack.calls_to("chat.postMessage") if call.token == granted.bot_token]
     assert reply.params["channel"] == "C0CHANNEL"
     assert reply.params["text"].startswith(f"Hello <@{MENTIONER_ID}>!")
+    # AsyncDjangoAuthorize answers from the store: no auth.test per request (the install made one).
+    assert tokens(slack.calls_to("auth.test")) == checks_before
 
 
 def test_an_unsigned_event_is_refused(example_server, slack):
