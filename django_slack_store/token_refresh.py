@@ -13,7 +13,7 @@ import enum
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +26,7 @@ from .models import SlackBot, SlackInstallation
 from .rows import bot_from_row, installation_from_row
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
     from django_stubs_ext import StrOrPromise
 
     from .stores import DjangoInstallationStore
@@ -82,13 +83,21 @@ def describe(row: SlackInstallation | SlackBot) -> str:
     }
 
 
+def served(model: type[SlackInstallation] | type[SlackBot]) -> QuerySet[Any]:
+    """The rows of `model` whose tokens are in use: each workspace's served bot, each user's latest
+    installation."""
+    if issubclass(model, SlackBot):
+        return model.objects.served()
+    return model.objects.latest_per_user()
+
+
 def due_rows(window_minutes: float, client_id: str | None = None) -> list[SlackInstallation | SlackBot]:
     """The rows in use (each workspace's served bot, each user's latest installation) whose token expires
     within `window_minutes`, by app and workspace. Rotating or not is told once their tokens are read
     (`rotates()`): the refresh tokens are encrypted."""
     deadline = int(time.time() + window_minutes * 60)
-    bots = SlackBot.objects.served().filter(bot_token_expires_at__lte=deadline)
-    installations = SlackInstallation.objects.latest_per_user().filter(user_token_expires_at__lte=deadline)
+    bots = served(SlackBot).filter(bot_token_expires_at__lte=deadline)
+    installations = served(SlackInstallation).filter(user_token_expires_at__lte=deadline)
     if client_id is not None:
         bots, installations = bots.filter(client_id=client_id), installations.filter(client_id=client_id)
     order = ("client_id", "enterprise_id", "team_id")
