@@ -179,6 +179,14 @@ class SlackInstallationQuerySet(SlackRecordQuerySet["SlackInstallation"]):
         rows = super().for_workspace(client_id, enterprise_id, team_id)
         return rows.filter(user_id=user_id) if user_id else rows
 
+    def latest_per_user(self) -> SlackInstallationQuerySet:
+        """Each user's latest installation in each workspace: the rows `find_installation(user_id=...)`
+        serves, whose user tokens are the ones in use."""
+        newer = self.model._base_manager.filter(
+            **self._same_key(), user_id=OuterRef("user_id"), installed_at__gt=OuterRef("installed_at")
+        )
+        return self.filter(~Exists(newer))
+
     def _history_beyond(self, keep: int) -> Exists:
         """Rows with at least `keep` (and at least one) newer installations by the same user: each user's
         `keep` latest stay. `installed_at` is unique per user (the identity): "newer" needs no tie-break."""
@@ -193,15 +201,22 @@ class SlackBotQuerySet(SlackRecordQuerySet["SlackBot"]):
         """The bot whose credentials were written last comes first: that is the one served."""
         return self.order_by("-updated_at", "-id")
 
+    def served(self) -> SlackBotQuerySet:
+        """The bot `find_bot` serves for each workspace (and org): the freshest of its key."""
+        return self.filter(~Exists(self._fresher()))
+
+    def _fresher(self) -> models.QuerySet[SlackBot]:
+        """Bots of the outer row's key written after it, in `freshest_first()` order."""
+        return self.model._base_manager.filter(**self._same_key()).filter(
+            Q(updated_at__gt=OuterRef("updated_at"))
+            | Q(updated_at=OuterRef("updated_at"), pk__gt=OuterRef("pk"))
+        )
+
     def _history_beyond(self, keep: int) -> Q:
         """Bots that are not the one served (a fresher one exists, in `freshest_first()` order) and, with
         `keep`, have at least `keep` newer installs in their workspace: the `keep` latest by `installed_at`
         stay, and the served bot too, even when it is older (an old install whose token was rotated)."""
-        fresher = self.model._base_manager.filter(**self._same_key()).filter(
-            Q(updated_at__gt=OuterRef("updated_at"))
-            | Q(updated_at=OuterRef("updated_at"), pk__gt=OuterRef("pk"))
-        )
-        condition = Q(Exists(fresher))
+        condition = Q(Exists(self._fresher()))
         if keep:
             newer = self.model._base_manager.filter(
                 **self._same_key(), installed_at__gt=OuterRef("installed_at")

@@ -64,13 +64,19 @@ _HELP = {
     Health.NONE: _("no token"),
     Health.STATIC: _("never expires (token rotation is off)"),
     Health.ROTATING: _("expires after the rotation window"),
-    Health.EXPIRING: _("expires within the rotation window: Bolt refreshes it on the next request"),
-    Health.EXPIRED: _("expired: Bolt refreshes it on the next request if its refresh token works"),
+    Health.EXPIRING: _(
+        "expires within the rotation window: refreshed by manage.py slack_store_refresh_tokens, the "
+        "“Refresh tokens now” action, or the next store.get_client() (or Bolt request) that uses it"
+    ),
+    Health.EXPIRED: _(
+        "expired: refreshed, if its refresh token still works, by manage.py slack_store_refresh_tokens, the "
+        "“Refresh tokens now” action, or the next store.get_client() (or Bolt request) that uses it"
+    ),
 }
 
 
 def rotation_window() -> int:
-    """Seconds before its expiry from which a token counts as expiring (Bolt refreshes it from then on)."""
+    """Seconds before its expiry from which a token counts as expiring (and is refreshed from then on)."""
     return int(store_settings.ROTATION_WINDOW_MINUTES) * 60
 
 

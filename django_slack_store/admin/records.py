@@ -19,6 +19,7 @@ from ..crypto import TokenDecryptionError
 from ..masking import EMPTY, mask_secret
 from .actions import RevokeAdmin
 from .health import Health, render_health, unusable
+from .maintenance import MaintenanceAdmin
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,8 +48,11 @@ class RecordAnnotations(TypedDict):
     health: int  # a Health
 
 
-class SlackRecordAdmin(RevokeAdmin[_Model], Generic[_Model, _Row]):
-    """What the installation and bot admins share: read-only rows, masked tokens, the Revoke action."""
+class SlackRecordAdmin(MaintenanceAdmin[_Model], RevokeAdmin[_Model], Generic[_Model, _Row]):
+    """What the installation and bot admins share: read-only rows, masked tokens, the Revoke, "Refresh
+    tokens now" and "Check at Slack" actions."""
+
+    actions = ["revoke_selected", "refresh_tokens", "check_at_slack"]
 
     date_hierarchy = "installed_at"
     show_facets = admin.ShowFacets.ALLOW

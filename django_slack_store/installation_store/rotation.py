@@ -68,6 +68,18 @@ class Rotation(Saves, Finds):
         kinds = _due_kinds(item, window)
         return self._refresh(item, kinds, window) if kinds else item
 
+    def refresh_reporting(
+        self, item: _Item, *, within_minutes: float | None = None
+    ) -> tuple[_Item, tuple[str, ...]]:
+        """`refresh()`, and the kinds of token ("bot", "user") that this call had Slack refresh: a due token
+        missing from them was refreshed by another caller while this one waited for the lock (or is no
+        longer due). For reports: `manage.py slack_store_refresh_tokens` and the admin's action."""
+        window = _window(within_minutes)
+        kinds = _due_kinds(item, window)
+        exchanged: list[str] = []
+        refreshed = self._refresh(item, kinds, window, exchanged) if kinds else item
+        return refreshed, tuple(exchanged)
+
     async def async_refresh(self, item: _Item, *, within_minutes: float | None = None) -> _Item:
         """`refresh()` for the event loop: the check on the loop, a refresh (rare) in a thread."""
         window = _window(within_minutes)
@@ -137,9 +149,11 @@ class Rotation(Saves, Finds):
         return str(secret)
 
     @sensitive_variables()
-    def _refresh(self, item: _Item, kinds: tuple[str, ...], window: float) -> _Item:
+    def _refresh(
+        self, item: _Item, kinds: tuple[str, ...], window: float, exchanged: list[str] | None = None
+    ) -> _Item:
         """Lock the rows of `kinds` tokens of `item`, refresh those still due, save them; `item` with the
-        stored tokens."""
+        stored tokens. The kinds refreshed at Slack are appended to `exchanged`."""
         secret = self.client_secret()
         using = self._db()
         user_id = getattr(item, "user_id", None)  # a Bot has none
@@ -160,6 +174,8 @@ class Rotation(Saves, Finds):
                 for name, value in zip(TOKEN_FIELDS[kind], fresh, strict=True):
                     setattr(row, name, value)
                 upserts.append(self._upsert_of(kind, row, effects))
+                if exchanged is not None:
+                    exchanged.append(kind)
             if upserts:
                 self._save(upserts, effects)
         if failure is not None:

@@ -97,6 +97,9 @@ class FakeSlack:
         self._errors: dict[tuple[str, str | None], tuple[str, int]] = {}
         self._pages: dict[tuple[str, str | None], tuple[str, int]] = {}
         self._delays: dict[str, float] = {}
+        self._rate_limits: dict[tuple[str, str | None], list[int]] = {}  # [retry_after, calls left]
+        self._in_flight: dict[str, int] = {}
+        self._max_in_flight: dict[str, int] = {}
         self._stopping = threading.Event()  # ends the delays: the clients have gone
         self.handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
@@ -252,6 +255,37 @@ class FakeSlack:
         with self._lock:
             return self._errors.get((call.method, call.token), (None, 200))[1]
 
+    def add_rate_limit(self, method: str, token: str | None, *, retry_after: int = 1, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `token` as Slack answers a rate-limited call: HTTP
+        429, error `ratelimited`, and a `Retry-After: <retry_after>` header. The calls after are answered
+        as usual."""
+        with self._lock:
+            self._rate_limits[(method, token)] = [retry_after, times]
+
+    def max_in_flight(self, method: str) -> int:
+        """The most calls of `method` the fake was answering at once (received, not yet answered)."""
+        with self._lock:
+            return self._max_in_flight.get(method, 0)
+
+    def rate_limit(self, call: ApiCall) -> int | None:
+        """Record `call` and, when add_rate_limit() said so, the Retry-After to answer it with (429)."""
+        with self._lock:
+            limit = self._rate_limits.get((call.method, call.token))
+            if not limit or limit[1] <= 0:
+                return None
+            self._calls.append(call)
+            limit[1] -= 1
+            return limit[0]
+
+    def enter(self, call: ApiCall) -> None:
+        with self._lock:
+            now = self._in_flight[call.method] = self._in_flight.get(call.method, 0) + 1
+            self._max_in_flight[call.method] = max(self._max_in_flight.get(call.method, 0), now)
+
+    def leave(self, call: ApiCall) -> None:
+        with self._lock:
+            self._in_flight[call.method] -= 1
+
     # -- API methods --------------------------------------------------------------------------------------
 
     def _authenticate(self, call: ApiCall) -> tuple[TokenOwner | None, dict[str, Any] | None]:
@@ -395,21 +429,38 @@ class _RequestHandler(BaseHTTPRequestHandler):
             params.update(_client_credentials(credentials))
         call = ApiCall(method=url.path[len(API_PREFIX) :], token=token, params=params)
         fake = self.server.fake
-        payload = fake.handle(call)
-        if not fake.hold(call):
-            return
-        if payload is None:
-            html, status = fake.page_of(call)
-            self._send(status, html, "text/html")
-        else:
-            self._send(fake.status_of(call), payload)
+        fake.enter(call)
+        try:
+            retry_after = fake.rate_limit(call)
+            if retry_after is not None:
+                payload = {"ok": False, "error": "ratelimited"}
+                self._send(429, payload, headers={"Retry-After": str(retry_after)})
+                return
+            payload = fake.handle(call)
+            if not fake.hold(call):
+                return
+            if payload is None:
+                html, status = fake.page_of(call)
+                self._send(status, html, "text/html")
+            else:
+                self._send(fake.status_of(call), payload)
+        finally:
+            fake.leave(call)
 
-    def _send(self, status: int, payload: dict[str, Any] | str, content_type: str = "application/json"):
+    def _send(
+        self,
+        status: int,
+        payload: dict[str, Any] | str,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ):
         text = payload if isinstance(payload, str) else json.dumps(payload)
         data = text.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", f"{content_type}; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
