@@ -88,7 +88,7 @@ def demo_installations(now: float) -> list[tuple[str, Installation]]:
             ),
         ),
         (
-            "a rotating bot token that expired (refreshed on the next event, or by slack_store_refresh_tokens)",
+            "a rotating bot token that expired (the next event or slack_store_refresh_tokens refreshes it)",
             Installation(
                 app_id="A0DEMOAPP",
                 team_id="T0DEMOUMBRELLA",
