@@ -106,13 +106,11 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
                 not_attempted.append(row)
             else:
                 self.refresh_row(request, row, row.pk in in_use, window)
-        if not_attempted:
-            message = gettext(
-                "Not attempted, as this request's time for Slack (%(seconds)s s) ran out: %(names)s. "
-                "Refresh them again."
-            )
-            names = ", ".join(_name(row) for row in not_attempted)
-            self.message_user(request, message % {"seconds": seconds, "names": names}, messages.ERROR)
+        message = gettext(
+            "Not attempted, as this request's time for Slack (%(seconds)s s) ran out: %(names)s. Refresh "
+            "them again."
+        )
+        self.report_left(request, message, seconds, not_attempted)
 
     def refresh_row(self, request: HttpRequest, row: _Model, in_use: bool, window: float) -> None:
         """Refresh one row's token if it is in use, rotates and is due; report what came of it."""
@@ -202,12 +200,16 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
             if checked.outcome.dead:
                 message += " " + self.dead_hint(request, subject.row)
             self.message_user(request, message, CHECK_LEVELS[checked.outcome])
-        if not_attempted:
-            message = gettext(
-                "Not checked, as this request's time for Slack (%(seconds)s s) ran out: %(names)s. Check "
-                "them again."
-            )
-            names = ", ".join(_name(row) for row in not_attempted)
+        message = gettext(
+            "Not checked, as this request's time for Slack (%(seconds)s s) ran out: %(names)s. Check them "
+            "again."
+        )
+        self.report_left(request, message, seconds, not_attempted)
+
+    def report_left(self, request: HttpRequest, message: str, seconds: int, rows: list[Any]) -> None:
+        """Name the rows the deadline of `seconds` left unattempted, if any, with `message`."""
+        if rows:
+            names = ", ".join(_name(row) for row in rows)
             self.message_user(request, message % {"seconds": seconds, "names": names}, messages.ERROR)
 
     def dead_hint(self, request: HttpRequest, row: SlackInstallation | SlackBot) -> str:
