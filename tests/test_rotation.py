@@ -23,6 +23,7 @@ from django_slack_store.exceptions import NoClientSecret, NotInstalled, RefreshF
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
 from tests.support.at_rest import raw_rows, shows_a_token
+from tests.support.concurrency import needs_server_database
 from tests.support.factories import InstallationFactory
 from tests.support.store_api import CLIENT_ID
 
@@ -572,3 +573,44 @@ def test_the_lock_wait_is_twice_the_refresh_timeout(settings):
 
     settings.DJANGO_SLACK_STORE = {"REFRESH_TIMEOUT": 7}
     assert lock_timeout() == 14
+
+
+@needs_server_database  # SQLite: test_rotation_concurrency.py's file (in memory, a waiter fails at once)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["bot", "user"])
+def test_a_caller_that_waited_for_another_refresh_gets_its_tokens(rotating, rotation, kind):
+    """Another connection's refresh holds the lock while Slack answers it, and this caller comes to wait
+    for it: once it is committed, the caller reads the saved tokens and calls nobody. (On MariaDB a locking
+    read in the order of the bot's updated_at, which that refresh changes, found no row once its wait
+    ended: NotInstalled.)"""
+    installation = InstallationFactory(rotating=True)
+    rotating.save(installation)
+    key = key_of(installation, user_id=installation.user_id)
+    item = rotating.find_installation(**key) if kind == "user" else rotating.find_bot(**key_of(installation))
+    new = {each: exchangeable(rotation, installation, each) for each in ("bot", "user")}
+    rotation.add_delay("oauth.v2.access", 0.5)
+    other, first_result = DjangoInstallationStore(CLIENT_ID, client_secret=SECRET), []
+
+    def refresh_first():
+        try:
+            first_result.append(other.refresh(item))
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=refresh_first)
+    first.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not rotation.calls_to("oauth.v2.access") and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the first refresh holds the lock and waits for Slack's answer
+        refreshed = rotating.refresh(item)
+    finally:
+        first.join()
+
+    kinds = ("bot", "user") if kind == "user" else ("bot",)
+    for each in kinds:
+        access, following = new[each]
+        assert getattr(first_result[0], f"{each}_token") == access
+        assert (getattr(refreshed, f"{each}_token"), getattr(refreshed, f"{each}_refresh_token")) == new[each]
+        assert rotation.refreshes_with(getattr(installation, f"{each}_refresh_token")) == 1
+    assert len(rotation.calls_to("oauth.v2.access")) == len(kinds)
