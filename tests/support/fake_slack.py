@@ -179,7 +179,8 @@ class FakeSlack:
         return sum(
             1
             for call in self.calls_to("oauth.v2.access")
-            if call.params.get("grant_type") == "refresh_token" and call.params.get("refresh_token") == refresh_token
+            if call.params.get("grant_type") == "refresh_token"
+            and call.params.get("refresh_token") == refresh_token
         )
 
     def add_oauth_code(self, code: str, grant: OAuthGrant) -> None:
