@@ -6,8 +6,9 @@ talks JSON lines:
 
     stdin   {"threads": 8, "tasks": 8, "key": {"team_id": "T1", "user_id": null, ...}, "check": true,
              "setup": {"installation": {...}} or null}
-    stdout  {"ready": true}      set up (with "setup": the database migrated and the installation saved)
-    stdin   "go"                 every caller starts now
+    stdout  {"ready": true}      set up (with "setup": the database migrated and the installation saved),
+                                 and every caller connected to the database, waiting
+    stdin   "go"                 every caller calls now
     stdout  {"callers": [...], "refresh_tokens": [...]}
 
 A caller's entry: its name, the token its client holds, when it started (`started_at`, time.time()) and
@@ -64,10 +65,14 @@ def main():
         return exchange(*args, **kwargs)
 
     store._exchange = spied_exchange
-    print(json.dumps({"ready": True}), flush=True)
-    if sys.stdin.readline().strip() != "go":
+
+    def released():
+        print(json.dumps({"ready": True}), flush=True)
+        return sys.stdin.readline().strip() == "go"
+
+    callers = race(store, plan, released)
+    if callers is None:
         return
-    callers = race(store, plan)
     for caller in callers:
         caller["refreshed"] = caller["name"] in refreshed_by
     print(json.dumps({"callers": callers, "refresh_tokens": stored_refresh_tokens(store)}), flush=True)
@@ -81,26 +86,34 @@ def set_up(store, setup):
     store.save(Installation(**setup["installation"]))
 
 
-def race(store, plan):
-    """Run the callers, released together; each one's result."""
-    from django.db import connections
+def race(store, plan, released):
+    """Start the callers, connected to the database, and have them wait; once `released()` returns, let them
+    all call at once. Each one's result."""
+    from asgiref.sync import sync_to_async
+    from django.db import connection, connections
 
     key, check = plan["key"], plan.get("check", False)
-    go = threading.Event()
+    connected, go = (
+        threading.Barrier(plan["threads"] + 2, timeout=60),
+        threading.Event(),
+    )  # and the loop's, and this
     results = []
 
     def in_thread(number):
         _caller.set(f"thread-{number}")
-        go.wait()
-        started = time.time(), time.perf_counter()
         try:
-            client = store.get_client(**key)
-        except Exception as error:  # reported to the test, which fails on it
-            results.append(failed(started, error))
-            return
+            connection.ensure_connection()  # timed are the calls, not the connecting
+            connected.wait()
+            go.wait()
+            started = time.time(), time.perf_counter()
+            try:
+                client = store.get_client(**key)
+            except Exception as error:  # reported to the test, which fails on it
+                results.append(failed(started, error))
+                return
+            results.append(succeeded(started, client.token, check and client.auth_test()["ok"]))
         finally:
             connections.close_all()
-        results.append(succeeded(started, client.token, check and client.auth_test()["ok"]))
 
     async def in_task(number):
         _caller.set(f"task-{number}")
@@ -114,17 +127,27 @@ def race(store, plan):
         results.append(succeeded(started, client.token, valid))
 
     async def tasks():
-        await asyncio.get_running_loop().run_in_executor(None, go.wait)
+        loop = asyncio.get_running_loop()
+        if plan["tasks"]:
+            # Connected too: the loop's connections (a find of nobody each), and the thread that refreshes.
+            nobody = {"enterprise_id": None, "team_id": "T0NOBODY"}
+            await asyncio.gather(*(store.async_find_bot(**nobody) for _ in range(plan["tasks"])))
+            await sync_to_async(lambda: connection.ensure_connection())()  # that thread's connection
+        await loop.run_in_executor(None, connected.wait)
+        await loop.run_in_executor(None, go.wait)
         await asyncio.gather(*(in_task(number) for number in range(plan["tasks"])))
+        await sync_to_async(connections.close_all)()
 
     threads = [threading.Thread(target=in_thread, args=(number,)) for number in range(plan["threads"])]
     threads.append(threading.Thread(target=asyncio.run, args=(tasks(),)))
     for thread in threads:
         thread.start()
-    go.set()
+    connected.wait()
+    wanted = released()
+    go.set()  # unwanted, they run all the same, and their results are dropped
     for thread in threads:
         thread.join()
-    return results
+    return results if wanted else None
 
 
 def succeeded(started, token, valid):
