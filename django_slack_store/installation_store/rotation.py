@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.db import OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -44,6 +45,7 @@ from .finds import Finds
 from .saves import Saves, Upsert
 
 _Item = TypeVar("_Item", Installation, Bot)
+_Row = TypeVar("_Row", SlackInstallation, SlackBot)
 
 # Each kind of token: its columns (access token, refresh token, expiry), in the order a refresh returns them.
 TOKEN_FIELDS = {
@@ -195,13 +197,13 @@ class Rotation(Saves, Finds):
             with _lock_wait(connection, lock_timeout()):
                 if "user" in kinds:
                     installations = self._installations(ids.enterprise_id, ids.lookup_team_id, ids.user_id)
-                    row = installations.latest_first().select_for_update().first()
+                    row = _lock_first(installations.latest_first(), using)
                     if row is None:
                         raise NotInstalled(self.client_id, ids.enterprise_id, ids.team_id, ids.user_id)
                     rows["user"] = row
                 if "bot" in kinds:
                     bots = self._bots(ids.enterprise_id, ids.lookup_team_id)
-                    bot_row = bots.freshest_first().select_for_update().first()
+                    bot_row = _lock_first(bots.freshest_first(), using)
                     if bot_row is None:
                         raise NotInstalled(self.client_id, ids.enterprise_id, ids.team_id)
                     rows["bot"] = bot_row
@@ -311,6 +313,16 @@ def _due_kinds(item: Installation | Bot, window: float) -> tuple[str, ...]:
     kinds = ("user", "bot") if isinstance(item, Installation) else ("bot",)
     now = time.time()
     return tuple(kind for kind in kinds if due(item, kind, window, now))
+
+
+def _lock_first(ordered: QuerySet[_Row], using: str) -> _Row | None:
+    """The first row of `ordered`, read again under a lock, which is taken by primary key: a locking read
+    in the order of a column that the holder's save changes (the bot's `updated_at`) waits on an index entry
+    that the save moves, and on MariaDB (InnoDB) it finds no row at all once the wait ends."""
+    pk = ordered.using(using).values_list("pk", flat=True).first()
+    if pk is None:
+        return None
+    return ordered.model._default_manager.using(using).select_for_update().filter(pk=pk).first()
 
 
 def lock_timeout() -> float:
