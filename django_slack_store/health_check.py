@@ -29,7 +29,7 @@ from .crypto import TokenDecryptionError
 from .installation_store.rotation import TOKEN_FIELDS
 from .models import SlackBot, SlackInstallation
 from .revocation import ERROR_CODE, TIMEOUT, error_of, excerpt, reason_of, sdk_logger
-from .token_refresh import describe, kind_of, served
+from .token_refresh import describe, kind_of, rows_in_use
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -124,13 +124,7 @@ def subject_of(row: SlackInstallation | SlackBot) -> Subject | None:
 def served_subjects(client_id: str | None = None) -> list[Subject]:
     """The tokens in use: the bot token of each workspace's served bot, and the user token of each user's
     latest installation, of every app (or of `client_id`'s)."""
-    bots, installations = served(SlackBot), served(SlackInstallation)
-    if client_id is not None:
-        bots, installations = bots.filter(client_id=client_id), installations.filter(client_id=client_id)
-    order = ("client_id", "enterprise_id", "team_id")
-    rows: list[SlackInstallation | SlackBot] = [*bots.order_by(*order, "pk")]
-    rows += installations.order_by(*order, "user_id", "pk")
-    subjects = (subject_of(row) for row in rows)
+    subjects = (subject_of(row) for row in rows_in_use(client_id))
     return [subject for subject in subjects if subject is not None]
 
 

@@ -91,19 +91,28 @@ def served(model: type[SlackInstallation] | type[SlackBot]) -> QuerySet[Any]:
     return model.objects.latest_per_user()
 
 
-def due_rows(window_minutes: float, client_id: str | None = None) -> list[SlackInstallation | SlackBot]:
-    """The rows in use (each workspace's served bot, each user's latest installation) whose token expires
-    within `window_minutes`, by app and workspace. Rotating or not is told once their tokens are read
-    (`rotates()`): the refresh tokens are encrypted."""
-    deadline = int(time.time() + window_minutes * 60)
-    bots = served(SlackBot).filter(bot_token_expires_at__lte=deadline)
-    installations = served(SlackInstallation).filter(user_token_expires_at__lte=deadline)
+def rows_in_use(
+    client_id: str | None = None, *, expiring_by: int | None = None
+) -> list[SlackInstallation | SlackBot]:
+    """The rows whose tokens are in use (each workspace's served bot, each user's latest installation) of
+    every app (or of `client_id`'s), each app's bots then its users; with `expiring_by` (Unix time), only
+    those whose token expires by then."""
+    bots, installations = served(SlackBot), served(SlackInstallation)
+    if expiring_by is not None:
+        bots = bots.filter(bot_token_expires_at__lte=expiring_by)
+        installations = installations.filter(user_token_expires_at__lte=expiring_by)
     if client_id is not None:
         bots, installations = bots.filter(client_id=client_id), installations.filter(client_id=client_id)
     order = ("client_id", "enterprise_id", "team_id")
     rows: list[SlackInstallation | SlackBot] = [*bots.order_by(*order, "pk")]
     rows += installations.order_by(*order, "user_id", "pk")
     return sorted(rows, key=lambda row: row.client_id)  # stable: each app's bots, then its users
+
+
+def due_rows(window_minutes: float, client_id: str | None = None) -> list[SlackInstallation | SlackBot]:
+    """The rows in use whose token expires within `window_minutes`. Rotating or not is told once their
+    tokens are read (`rotates()`): the refresh tokens are encrypted."""
+    return rows_in_use(client_id, expiring_by=int(time.time() + window_minutes * 60))
 
 
 @sensitive_variables()

@@ -430,22 +430,31 @@ class _RequestHandler(BaseHTTPRequestHandler):
         call = ApiCall(method=url.path[len(API_PREFIX) :], token=token, params=params)
         fake = self.server.fake
         fake.enter(call)
+        answered = False
+
+        def answer(*args, **kwargs):
+            # Out of flight before the answer leaves: a client may send its next call as soon as it has it.
+            nonlocal answered
+            fake.leave(call)
+            answered = True
+            self._send(*args, **kwargs)
+
         try:
             retry_after = fake.rate_limit(call)
             if retry_after is not None:
-                payload = {"ok": False, "error": "ratelimited"}
-                self._send(429, payload, headers={"Retry-After": str(retry_after)})
+                answer(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": str(retry_after)})
                 return
             payload = fake.handle(call)
             if not fake.hold(call):
                 return
             if payload is None:
                 html, status = fake.page_of(call)
-                self._send(status, html, "text/html")
+                answer(status, html, "text/html")
             else:
-                self._send(fake.status_of(call), payload)
+                answer(fake.status_of(call), payload)
         finally:
-            fake.leave(call)
+            if not answered:
+                fake.leave(call)
 
     def _send(
         self,
