@@ -22,7 +22,7 @@ import copy
 import math
 import time
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import OperationalError, connections, transaction
@@ -32,7 +32,6 @@ from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.oauth.installation_store import Bot, Installation
-from slack_sdk.web.async_client import AsyncWebClient
 
 from .. import signals
 from ..conf import store_settings
@@ -43,6 +42,9 @@ from ..rows import bot_from_row, installation_from_row, row_values
 from .base import Effects
 from .finds import Finds
 from .saves import Saves, Upsert
+
+if TYPE_CHECKING:  # AsyncWebClient needs aiohttp, which is not a dependency: imported when called
+    from slack_sdk.web.async_client import AsyncWebClient
 
 _Item = TypeVar("_Item", Installation, Bot)
 _Row = TypeVar("_Row", SlackInstallation, SlackBot)
@@ -114,7 +116,9 @@ class Rotation(Saves, Finds):
         user_id: str | None = None,
         is_enterprise_install: bool = False,
     ) -> AsyncWebClient:
-        """`get_client()` for the event loop: an AsyncWebClient."""
+        """`get_client()` for the event loop: an AsyncWebClient (which needs aiohttp)."""
+        from slack_sdk.web.async_client import AsyncWebClient
+
         key = _Key(enterprise_id, team_id, user_id, is_enterprise_install)
         item: Any = self._for_client(key, await self._async_find_for_client(key))
         kind = _client_kind(user_id)
