@@ -9,7 +9,8 @@ their call to its return (p50 and p99 over all rounds), beside the refreshing ca
 refreshes Slack saw per round (must be 1).
 
 The databases are the benchmark's (README.md: BENCH_PG_*, BENCH_MARIADB_*, each dropped and created anew;
-SQLite, a file in benchmarks/.data/). Each round is a new workspace whose token has expired.
+SQLite, a file in benchmarks/.data/, measured twice: on Django's defaults (rollback journal), then in WAL mode
+as a tuned deployment runs it). Each round is a new workspace whose token has expired.
 """
 
 import argparse
@@ -45,14 +46,16 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def database_settings(database):
-    """An empty database of the benchmark's, as Django's DATABASES["default"] of the racing processes."""
+def database_settings(database, *, wal=False):
+    """An empty database of the benchmark's, as Django's DATABASES["default"] of the racing processes. SQLite
+    in Django's default rollback-journal mode, or with `wal` in WAL mode (benchmarks/worker.py's tuning)."""
     if database == "sqlite":
         config.DATA_DIR.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
-        with sqlite3.connect(SQLITE_PATH) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")  # as run behind a web server (benchmarks/worker.py)
+        if wal:
+            with sqlite3.connect(SQLITE_PATH) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")  # persistent: the file stays in WAL mode
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}
     from .worker import recreate
 
@@ -155,7 +158,7 @@ def main(argv=None):
 
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
     latencies = [float(value) for value in args.latencies.split(",")]
-    header = f"{'database':<11} {'Slack':>6} {'callers':>8} {'waiters p50':>12} {'p99':>7} {'max':>7}"
+    header = f"{'database':<14} {'Slack':>6} {'callers':>8} {'waiters p50':>12} {'p99':>7} {'max':>7}"
     header += f" {'threads p50':>12} {'tasks p50':>10} {'refresher':>10} {'refreshes/round':>16}"
     print(
         f"{PROCESSES} processes x {THREADS} threads + {TASKS} tasks (SQLite: {THREADS + TASKS} threads) per "
@@ -164,11 +167,14 @@ def main(argv=None):
     )
     print(header, flush=True)
     number = 0
-    for database in databases:
+    # SQLite on Django's defaults first, then tuned (WAL); the servers as installed.
+    runs = [(d, wal) for d in databases for wal in ((False, True) if d == "sqlite" else (False,))]
+    for database, wal in runs:
         if database in config.SERVERS and not config.SERVERS[database].answers():
             print(f"{config.LABELS[database]}: not answering on {config.SERVERS[database].where()}, skipped")
             continue
-        settings = database_settings(database)
+        settings = database_settings(database, wal=wal)
+        label = f"{config.LABELS[database]}{' WAL' if wal else ''}"
         for latency in latencies:
             with FakeSlack() as fake:
                 fake.add_delay("oauth.v2.access", latency)
@@ -187,7 +193,7 @@ def main(argv=None):
                 f"{statistics.median(by_kind[kind]):.3f}" if by_kind[kind] else "-" for kind in by_kind
             )
             print(
-                f"{config.LABELS[database]:<11} {latency:>6.1f} {len(waits) + len(refresher_calls):>8}"
+                f"{label:<14} {latency:>6.1f} {len(waits) + len(refresher_calls):>8}"
                 f" {statistics.median(waits):>12.3f} {percentile(waits, 0.99):>7.3f} {max(waits):>7.3f}"
                 f" {threads:>12} {tasks:>10} {statistics.median(refresher_calls):>10.3f} {counts:>16}",
                 flush=True,

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from .conf import store_settings
 from .crypto import TokenDecryptionError
 from .installation_store.rotation import TOKEN_FIELDS
 from .models import SlackBot, SlackInstallation
-from .revocation import ERROR_CODE, TIMEOUT, error_of, excerpt, reason_of, sdk_logger
+from .revocation import DEAD
+from .slack_api import ERROR_CODE, TIMEOUT, client, error_of, excerpt, reason_of
 from .token_refresh import describe, kind_of, rows_in_use
 
 if TYPE_CHECKING:
@@ -176,7 +175,7 @@ def _auth_test(token: str, deadline: float | None) -> Checked:
                 return Checked(Outcome.UNREACHABLE, gettext("rate limited by Slack, and out of time"))
             return Checked(Outcome.NOT_ATTEMPTED, gettext("this run's time for Slack ran out"))
         try:
-            _client(token, TIMEOUT if left is None else min(TIMEOUT, left)).auth_test()
+            client(TIMEOUT if left is None else min(TIMEOUT, left), token=token).auth_test()
         except SlackApiError as error:
             code, status = error_of(error)
             if status != 429 and code != "ratelimited":
@@ -197,10 +196,8 @@ def _auth_test(token: str, deadline: float | None) -> Checked:
 
 def _refused(code: str | None, status: int | None) -> Checked:
     """What an error answer of auth.test proves: death only for revocation.DEAD's codes."""
-    if code == "token_revoked":
-        return Checked(Outcome.REVOKED, code)
-    if code == "account_inactive":
-        return Checked(Outcome.INACTIVE, code)
+    if code in DEAD:
+        return Checked(Outcome.REVOKED if code == "token_revoked" else Outcome.INACTIVE, code)
     if code and ERROR_CODE.fullmatch(code) and (status is None or status < 500):
         return Checked(Outcome.OTHER, code)
     detail = gettext("HTTP %(status)s") % {"status": status}
@@ -217,16 +214,3 @@ def _retry_after(error: SlackApiError) -> int:
         return max(0, int(str(value))) if value is not None else 1
     except ValueError:
         return 1
-
-
-@sensitive_variables("token")
-def _client(token: str, timeout: float) -> WebClient:
-    """A client holding `token` (sent as an Authorization header, never in the URL), with no retry of its
-    own: rate limits are retried above, within the deadline."""
-    return WebClient(
-        token=token,
-        base_url=store_settings.SLACK_API_URL,
-        timeout=timeout,  # type: ignore[arg-type]  # typed int by slack_sdk; urllib takes float seconds
-        retry_handlers=[],
-        logger=sdk_logger,
-    )

@@ -182,18 +182,18 @@ class SlackInstallationQuerySet(SlackRecordQuerySet["SlackInstallation"]):
     def latest_per_user(self) -> SlackInstallationQuerySet:
         """Each user's latest installation in each workspace: the rows `find_installation(user_id=...)`
         serves, whose user tokens are the ones in use."""
-        newer = self.model._base_manager.filter(
+        return self.filter(~Exists(self._newer_of_user()))
+
+    def _newer_of_user(self) -> models.QuerySet[SlackInstallation]:
+        """Installations of the outer row's user in its workspace installed after it."""
+        return self.model._base_manager.filter(
             **self._same_key(), user_id=OuterRef("user_id"), installed_at__gt=OuterRef("installed_at")
         )
-        return self.filter(~Exists(newer))
 
     def _history_beyond(self, keep: int) -> Exists:
         """Rows with at least `keep` (and at least one) newer installations by the same user: each user's
         `keep` latest stay. `installed_at` is unique per user (the identity): "newer" needs no tie-break."""
-        newer = self.model._base_manager.filter(
-            **self._same_key(), user_id=OuterRef("user_id"), installed_at__gt=OuterRef("installed_at")
-        )
-        return Exists(newer.order_by().values("pk")[max(keep, 1) - 1 :])
+        return Exists(self._newer_of_user().order_by().values("pk")[max(keep, 1) - 1 :])
 
 
 class SlackBotQuerySet(SlackRecordQuerySet["SlackBot"]):

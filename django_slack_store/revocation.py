@@ -7,7 +7,6 @@ dead at Slack afterwards decides whether its row may be deleted (docs/admin.md, 
 """
 
 import logging
-import re
 from dataclasses import dataclass
 
 from django.utils.translation import gettext
@@ -16,8 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from .conf import store_settings
-from .masking import MASK, mask_tokens_in
+from .slack_api import ERROR_CODE, client, error_of, excerpt, reason_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +35,6 @@ NOT_PROOF = {
     "not_authed": _("no token reached Slack: a proxy on the way may have dropped it"),
 }
 
-# Seconds per call, at most; each admin request also has its own overall deadline (REVOKE_DEADLINE).
-TIMEOUT = 10
-
-# What an error code of Slack looks like; any other "error" is an unexpected answer (a proxy's, say).
-ERROR_CODE = re.compile(r"[a-z][a-z0-9_.]{0,63}")
-# The most of an unexpected answer shown: enough to recognise a proxy's error page, never a whole page.
-EXCERPT_LENGTH = 200
-
 
 @dataclass(frozen=True)
 class Revocation:
@@ -53,36 +43,6 @@ class Revocation:
 
     dead: bool
     detail: str
-
-
-class _MaskTokens(logging.Filter):
-    """slack_sdk logs the start of an answer that is not JSON (and, at DEBUG, every answer): mask tokens."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = mask_tokens_in(record.getMessage()), None
-        return True
-
-
-# The client's own logger, where slack_sdk logs what these calls get.
-sdk_logger = logging.getLogger(f"{__name__}.slack_sdk")
-sdk_logger.addFilter(_MaskTokens())
-
-
-def client(timeout: float = TIMEOUT) -> WebClient:
-    """A client that waits `timeout` seconds at most per call. No retry: slack_sdk's retry of a failed
-    connection would double the time a call may take, past the admin request's deadline."""
-    return WebClient(
-        base_url=store_settings.SLACK_API_URL,
-        timeout=timeout,  # type: ignore[arg-type]  # typed int by slack_sdk; urllib takes float seconds
-        retry_handlers=[],
-        logger=sdk_logger,
-    )
-
-
-def excerpt(text: str) -> str:
-    """At most EXCERPT_LENGTH characters of `text` on one line, anything like a token masked."""
-    text = mask_tokens_in(" ".join(text.split()))
-    return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + MASK
 
 
 @sensitive_variables("token")
@@ -114,24 +74,3 @@ def revoke(token: str, web_client: WebClient | None = None) -> Revocation:
         # ok without revoked=true: Slack's dry run, or a proxy that did not pass the call on.
         return Revocation(False, gettext("Slack did not confirm the revocation"))
     return Revocation(True, gettext("revoked"))
-
-
-def error_of(error: SlackApiError) -> tuple[str | None, int | None]:
-    """Slack's error code and the HTTP status. `response` is a SlackResponse, or a plain dict when the
-    body was not JSON."""
-    response = error.response
-    if isinstance(response, dict):
-        return None, response.get("status")
-    data = getattr(response, "data", None)
-    code = data.get("error") if isinstance(data, dict) else None
-    return (code if isinstance(code, str) else None), getattr(response, "status_code", None)
-
-
-def reason_of(error: Exception) -> str:
-    # URLError keeps the OSError behind it in `reason`; neither holds the token (it travels in a header).
-    reason = getattr(error, "reason", None) or error
-    if isinstance(reason, TimeoutError):
-        return gettext("no answer in time")
-    if isinstance(reason, str):
-        return reason
-    return getattr(reason, "strerror", None) or type(reason).__name__

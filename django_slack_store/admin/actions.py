@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from .. import revocation
+from .. import revocation, slack_api
 from .._typing import Subscriptable
 from ..conf import store_settings
 from ..crypto import TokenDecryptionError
@@ -115,7 +115,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             if left <= 0:
                 target.kept = gettext("not attempted: this request's time for Slack ran out")
                 not_attempted.append(target)
-            elif not self.revoke_target(request, target, revocation.client(min(revocation.TIMEOUT, left))):
+            elif not self.revoke_target(request, target, slack_api.client(min(slack_api.TIMEOUT, left))):
                 kept.append(target)
         if not_attempted:
             message = gettext(

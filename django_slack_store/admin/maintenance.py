@@ -27,7 +27,7 @@ from .._typing import Subscriptable
 from ..conf import store_settings
 from ..crypto import TokenDecryptionError
 from ..health_check import Outcome as CheckOutcome
-from ..installation_store.rotation import TOKEN_FIELDS
+from ..installation_store.rotation import TOKEN_FIELDS, due
 from ..token_refresh import Outcome as RefreshOutcome
 from .actions import _log, _name, may_revoke
 from .health import describe_expiry, unusable
@@ -135,7 +135,7 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
             )
             self.message_user(request, message % values, messages.INFO)
             return
-        if expires_at is not None and expires_at > time.time() + window * 60:
+        if not due(row, token_refresh.kind_of(row), window * 60):
             message = gettext(
                 "%(name)s: not due: its %(token)s expires %(expiry)s; it is refreshed from %(minutes)s "
                 "minutes before."

@@ -37,8 +37,8 @@ from .. import signals
 from ..conf import store_settings
 from ..exceptions import NoClientSecret, NotInstalled, RefreshFailed
 from ..models import INSTALLATION_IDENTITY, SlackBot, SlackInstallation
-from ..revocation import ERROR_CODE, error_of, excerpt, reason_of, sdk_logger
 from ..rows import bot_from_row, installation_from_row, row_values
+from ..slack_api import ERROR_CODE, client, error_of, excerpt, reason_of
 from .base import Effects
 from .finds import Finds
 from .saves import Saves, Upsert
@@ -56,8 +56,14 @@ TOKEN_FIELDS = {
 }
 
 
-def due(item: Installation | Bot, kind: str, window: float, now: float | None = None) -> bool:
-    """Whether `item`'s token of `kind` rotates and expires within `window` seconds from now."""
+def due(
+    item: Installation | Bot | SlackInstallation | SlackBot,
+    kind: str,
+    window: float,
+    now: float | None = None,
+) -> bool:
+    """Whether the token of `kind` of `item` (a slack_sdk object, or a row) rotates and expires within
+    `window` seconds from now."""
     _, refresh_token, expires_at = (getattr(item, name, None) for name in TOKEN_FIELDS[kind])
     return bool(refresh_token) and expires_at is not None and expires_at <= (now or time.time()) + window
 
@@ -68,9 +74,7 @@ class Rotation(Saves, Finds):
         `within_minutes` (default: ROTATION_WINDOW_MINUTES) refreshed at Slack, at most once for all callers
         sharing the database. Returns `item` itself when nothing is due (no query), else a copy with the
         stored tokens. Raises NoClientSecret, RefreshFailed or NotInstalled (the row has gone)."""
-        window = _window(within_minutes)
-        kinds = _due_kinds(item, window)
-        return self._refresh(item, kinds, window) if kinds else item
+        return self.refresh_reporting(item, within_minutes=within_minutes)[0]
 
     def refresh_reporting(
         self, item: _Item, *, within_minutes: float | None = None
@@ -80,15 +84,13 @@ class Rotation(Saves, Finds):
         longer due). For reports: `manage.py slack_store_refresh_tokens` and the admin's action."""
         window = _window(within_minutes)
         kinds = _due_kinds(item, window)
-        exchanged: list[str] = []
-        refreshed = self._refresh(item, kinds, window, exchanged) if kinds else item
-        return refreshed, tuple(exchanged)
+        return self._refresh(item, kinds, window) if kinds else (item, ())
 
     async def async_refresh(self, item: _Item, *, within_minutes: float | None = None) -> _Item:
         """`refresh()` for the event loop: the check on the loop, a refresh (rare) in a thread."""
         window = _window(within_minutes)
         kinds = _due_kinds(item, window)
-        return await sync_to_async(self._refresh)(item, kinds, window) if kinds else item
+        return (await sync_to_async(self._refresh)(item, kinds, window))[0] if kinds else item
 
     def get_client(
         self,
@@ -102,11 +104,10 @@ class Rotation(Saves, Finds):
         refreshed first when it expires within ROTATION_WINDOW_MINUTES. Raises NotInstalled when there is
         no such token, NoClientSecret or RefreshFailed when a refresh is needed and cannot happen."""
         key = _Key(enterprise_id, team_id, user_id, is_enterprise_install)
-        item: Any = self._for_client(key, self._find_for_client(key))  # an Installation or a Bot
-        kind = _client_kind(user_id)
-        if due(item, kind, _window(None)):
-            item = self._refresh(item, (kind,), _window(None))
-        return WebClient(token=getattr(item, TOKEN_FIELDS[kind][0]), base_url=store_settings.SLACK_API_URL)
+        item, kinds = self._for_client(key, self._find_for_client(key))
+        if kinds:
+            item, _ = self._refresh(item, kinds, _window(None))
+        return WebClient(token=key.token_of(item), base_url=store_settings.SLACK_API_URL)
 
     async def async_get_client(
         self,
@@ -120,12 +121,10 @@ class Rotation(Saves, Finds):
         from slack_sdk.web.async_client import AsyncWebClient
 
         key = _Key(enterprise_id, team_id, user_id, is_enterprise_install)
-        item: Any = self._for_client(key, await self._async_find_for_client(key))
-        kind = _client_kind(user_id)
-        if due(item, kind, _window(None)):
-            item = await sync_to_async(self._refresh)(item, (kind,), _window(None))
-        token = getattr(item, TOKEN_FIELDS[kind][0])
-        return AsyncWebClient(token=token, base_url=store_settings.SLACK_API_URL)
+        item, kinds = self._for_client(key, await self._async_find_for_client(key))
+        if kinds:
+            item, _ = await sync_to_async(self._refresh)(item, kinds, _window(None))
+        return AsyncWebClient(token=key.token_of(item), base_url=store_settings.SLACK_API_URL)
 
     # -- the finds behind a client ------------------------------------------------------------------------
 
@@ -139,11 +138,12 @@ class Rotation(Saves, Finds):
             return await self.async_find_installation(**key.find_kwargs(), user_id=key.user_id)
         return await self.async_find_bot(**key.find_kwargs())
 
-    def _for_client(self, key: _Key, item: Installation | Bot | None) -> Installation | Bot:
-        """The item found, holding a token of the kind asked for; else NotInstalled."""
-        if item is None or not getattr(item, TOKEN_FIELDS[_client_kind(key.user_id)][0], None):
+    def _for_client(self, key: _Key, item: Installation | Bot | None) -> tuple[Any, tuple[str, ...]]:
+        """The item found, holding a token of the kind asked for (else NotInstalled), and that kind when it
+        is due for a refresh."""
+        if item is None or not key.token_of(item):
             raise NotInstalled(self.client_id, key.enterprise_id, key.team_id, key.user_id)
-        return item
+        return item, (key.kind,) if due(item, key.kind, _window(None)) else ()
 
     # -- the refresh --------------------------------------------------------------------------------------
 
@@ -155,16 +155,15 @@ class Rotation(Saves, Finds):
         return str(secret)
 
     @sensitive_variables()
-    def _refresh(
-        self, item: _Item, kinds: tuple[str, ...], window: float, exchanged: list[str] | None = None
-    ) -> _Item:
-        """Lock the rows of `kinds` tokens of `item`, refresh those still due, save them; `item` with the
-        stored tokens. The kinds refreshed at Slack are appended to `exchanged`."""
+    def _refresh(self, item: _Item, kinds: tuple[str, ...], window: float) -> tuple[_Item, tuple[str, ...]]:
+        """Lock the rows of `kinds` tokens of `item`, refresh those still due, save them: `item` with the
+        stored tokens, and the kinds refreshed at Slack."""
         secret = self.client_secret()
         using = self._db()
         user_id = getattr(item, "user_id", None)  # a Bot has none
         ids = _Key(item.enterprise_id, item.team_id, user_id, item.is_enterprise_install)
         failure: RefreshFailed | None = None
+        exchanged: list[str] = []
         with transaction.atomic(using=using):
             rows = self._lock(using, ids, kinds)
             upserts: list[Upsert] = []
@@ -180,8 +179,7 @@ class Rotation(Saves, Finds):
                 for name, value in zip(TOKEN_FIELDS[kind], fresh, strict=True):
                     setattr(row, name, value)
                 upserts.append(self._upsert_of(kind, row, effects))
-                if exchanged is not None:
-                    exchanged.append(kind)
+                exchanged.append(kind)
             if upserts:
                 self._save(upserts, effects)
         if failure is not None:
@@ -190,7 +188,7 @@ class Rotation(Saves, Finds):
         for kind, row in rows.items():
             for name in TOKEN_FIELDS[kind]:
                 setattr(refreshed, name, getattr(row, name))
-        return refreshed
+        return refreshed, tuple(exchanged)
 
     def _lock(self, using: str, ids: _Key, kinds: tuple[str, ...]) -> dict[str, Any]:
         """The rows holding `kinds` tokens, read again under a lock held until the transaction ends:
@@ -238,14 +236,8 @@ class Rotation(Saves, Finds):
         def failed(code: str, detail: str = "") -> RefreshFailed:
             return RefreshFailed(code, kind=kind, **ids.error_kwargs(kind), detail=detail)
 
-        client = WebClient(
-            base_url=store_settings.SLACK_API_URL,
-            timeout=store_settings.REFRESH_TIMEOUT,
-            retry_handlers=[],  # a retry would use a refresh token that Slack may already have revoked
-            logger=sdk_logger,
-        )
         try:
-            response = client.oauth_v2_access(
+            response = client(store_settings.REFRESH_TIMEOUT).oauth_v2_access(
                 client_id=self.client_id,
                 client_secret=secret,
                 grant_type="refresh_token",
@@ -281,6 +273,12 @@ class _Key:
         self.enterprise_id, self.team_id, self.user_id = enterprise_id, team_id, user_id
         self.is_enterprise_install = bool(is_enterprise_install)
         self.lookup_team_id = None if self.is_enterprise_install else team_id
+        self.kind = "user" if user_id else "bot"  # the token a client of this key holds
+
+    def token_of(self, item: Installation | Bot) -> str | None:
+        """The access token of `item` that a client of this key holds."""
+        token: str | None = getattr(item, TOKEN_FIELDS[self.kind][0], None)
+        return token
 
     def find_kwargs(self) -> dict[str, Any]:
         return {
@@ -296,10 +294,6 @@ class _Key:
     def describe(self, kind: str) -> str:
         kwargs = self.error_kwargs(kind)
         return ", ".join(f"{name}={value}" for name, value in kwargs.items() if value)
-
-
-def _client_kind(user_id: str | None) -> str:
-    return "user" if user_id else "bot"
 
 
 def _window(within_minutes: float | None) -> float:

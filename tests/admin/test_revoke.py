@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from django_slack_store import revocation
+from django_slack_store import revocation, slack_api
 from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
 from tests.support.admin import admin_url, assert_no_tokens, register, tokens_of
@@ -370,7 +370,7 @@ def test_a_proxy_error_page_is_reported_short_and_without_the_token(
     kept = f"Slack bot “{bot}” was kept: could not revoke its bot token: "
     kept += "unexpected answer from Slack (HTTP 502): "
     assert level == messages.ERROR and message.startswith(kept)
-    assert "502 Bad Gateway" in message and len(message) <= len(kept) + revocation.EXCERPT_LENGTH + 1
+    assert "502 Bad Gateway" in message and len(message) <= len(kept) + slack_api.EXCERPT_LENGTH + 1
     assert logged(bot) == [(CHANGE, f"Revoke failed: {message}")]
     assert SlackBot.objects.filter(pk=bot.pk).exists()
     for text in (response.content.decode(), repr(list(LogEntry.objects.values())), caplog.text):
