@@ -63,7 +63,7 @@ def test_demo_setup_works_in_a_fresh_copy_and_a_second_run_reuses_everything(tmp
 
     assert (repo / ".data" / "demo.sqlite3").is_file()
     assert "Admin user: admin / demo-password (created)" in first
-    assert first.count("  created  ") == 6 and "  exists   " not in first
+    assert first.count("  created  ") == 8 and "  exists   " not in first
     for url in URLS:
         assert url in first
 
@@ -71,12 +71,13 @@ def test_demo_setup_works_in_a_fresh_copy_and_a_second_run_reuses_everything(tmp
 
     assert "No migrations to apply." in second
     assert "Admin user: admin (exists" in second
-    assert second.count("  exists   ") == 6 and "  created  " not in second
+    assert second.count("  exists   ") == 8 and "  created  " not in second
     for url in URLS:
         assert url in second
     check = [sys.executable, "manage.py", "shell", "-c", COUNT_ROWS]
     counts = run(check, env=clean_environment(DJANGO_SETTINGS_MODULE="example_project.settings"), cwd=repo)
-    assert counts.splitlines()[-1].split() == ["6", "5"]  # six installations, one of them without a bot
+    # Eight installations: one without a bot, and one whose bot was revoked.
+    assert counts.splitlines()[-1].split() == ["8", "6"]
 
 
 def test_demo_setup_refuses_to_run_without_debug(tmp_path):

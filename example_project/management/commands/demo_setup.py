@@ -16,12 +16,22 @@ from django_slack_store.stores import DjangoInstallationStore
 USERNAME = "admin"
 PASSWORD = "demo-password"  # published in the README: DEBUG only
 
-DAY = 24 * 3600
+HOUR = 3600
+DAY = 24 * HOUR
 BOT_SCOPES = ["app_mentions:read", "chat:write"]
+# Saved, then its bot deleted as Slack's `tokens_revoked` event deletes it (enable_lifecycle_listeners).
+REVOKED_BOT = "its bot token revoked (a tokens_revoked event): the installation stays, with no token"
+
+
+def fake(kind: str, owner: str) -> str:
+    """A token that is obviously not one, ending with its `owner` so that the masks, which show a token's
+    last 4 characters (`xoxb-…acme`), tell the rows apart."""
+    return f"{kind}-demo-not-a-real-token-{owner}"
 
 
 def demo_installations(now: float) -> list[tuple[str, Installation]]:
-    """(what it shows, installation) pairs; `now` places the install dates and token expiries."""
+    """(what it shows, installation) pairs; `now` places the install dates and token expiries. Between them
+    the rows show every token health badge of the admin: static, rotating, expiring, expired and no token."""
     return [
         (
             "a workspace install with the installer's user token",
@@ -30,11 +40,11 @@ def demo_installations(now: float) -> list[tuple[str, Installation]]:
                 team_id="T0DEMOACME",
                 team_name="Acme Corp",
                 user_id="U0DEMOALICE",
-                user_token="xoxp-demo-acme-alice-user-token",
+                user_token=fake("xoxp", "alice"),
                 user_scopes=["search:read"],
                 bot_id="B0DEMOACME",
                 bot_user_id="U0DEMOACMEBOT",
-                bot_token="xoxb-demo-acme-bot-token",
+                bot_token=fake("xoxb", "acme"),
                 bot_scopes=BOT_SCOPES,
                 installed_at=now - 45 * DAY,
             ),
@@ -50,7 +60,7 @@ def demo_installations(now: float) -> list[tuple[str, Installation]]:
                 user_id="U0DEMOHANK",
                 bot_id="B0DEMOGLOBEX",
                 bot_user_id="U0DEMOGLOBEXBOT",
-                bot_token="xoxb-demo-globex-org-bot-token",
+                bot_token=fake("xoxb", "globex"),
                 bot_scopes=BOT_SCOPES,
                 installed_at=now - 30 * DAY,
             ),
@@ -66,7 +76,7 @@ def demo_installations(now: float) -> list[tuple[str, Installation]]:
                 user_id="U0DEMOMARGE",
                 bot_id="B0DEMOGLOBEXHR",
                 bot_user_id="U0DEMOGLOBEXHRBOT",
-                bot_token="xoxb-demo-globex-hr-bot-token",
+                bot_token=fake("xoxb", "globex-hr"),
                 bot_scopes=BOT_SCOPES,
                 installed_at=now - 21 * DAY,
             ),
@@ -80,11 +90,27 @@ def demo_installations(now: float) -> list[tuple[str, Installation]]:
                 user_id="U0DEMOPETER",
                 bot_id="B0DEMOINITECH",
                 bot_user_id="U0DEMOINITECHBOT",
-                bot_token="xoxe.xoxb-demo-initech-rotating-bot-token",
-                bot_refresh_token="xoxe-demo-initech-refresh-token",
-                bot_token_expires_at=int(now + 12 * 3600),
+                bot_token=fake("xoxe.xoxb", "initech"),
+                bot_refresh_token=fake("xoxe", "refresh-initech"),
+                bot_token_expires_at=int(now + 12 * HOUR),
                 bot_scopes=BOT_SCOPES,
                 installed_at=now - 14 * DAY,
+            ),
+        ),
+        (
+            "a rotating bot token that expires within the hour (the next event refreshes it)",
+            Installation(
+                app_id="A0DEMOAPP",
+                team_id="T0DEMOVANDELAY",
+                team_name="Vandelay Industries",
+                user_id="U0DEMOART",
+                bot_id="B0DEMOVANDELAY",
+                bot_user_id="U0DEMOVANDELAYBOT",
+                bot_token=fake("xoxe.xoxb", "vandelay"),
+                bot_refresh_token=fake("xoxe", "refresh-vandelay"),
+                bot_token_expires_at=int(now + 45 * 60),
+                bot_scopes=BOT_SCOPES,
+                installed_at=now - 7 * DAY,
             ),
         ),
         (
@@ -96,8 +122,8 @@ def demo_installations(now: float) -> list[tuple[str, Installation]]:
                 user_id="U0DEMOALBERT",
                 bot_id="B0DEMOUMBRELLA",
                 bot_user_id="U0DEMOUMBRELLABOT",
-                bot_token="xoxe.xoxb-demo-umbrella-expired-bot-token",
-                bot_refresh_token="xoxe-demo-umbrella-refresh-token",
+                bot_token=fake("xoxe.xoxb", "umbrella"),
+                bot_refresh_token=fake("xoxe", "refresh-umbrella"),
                 bot_token_expires_at=int(now - 2 * DAY),
                 bot_scopes=BOT_SCOPES,
                 installed_at=now - 60 * DAY,
@@ -110,12 +136,27 @@ def demo_installations(now: float) -> list[tuple[str, Installation]]:
                 team_id="T0DEMOHOOLI",
                 team_name="Hooli",
                 user_id="U0DEMOGAVIN",
-                user_token="xoxp-demo-hooli-gavin-user-token",
+                user_token=fake("xoxp", "gavin"),
                 user_scopes=["search:read", "users:read"],
                 installed_at=now - 3 * DAY,
             ),
         ),
+        (
+            REVOKED_BOT,
+            Installation(
+                app_id="A0DEMOAPP",
+                team_id="T0DEMOSOYLENT",
+                team_name="Soylent Corp",
+                user_id="U0DEMOTHORN",
+                bot_id="B0DEMOSOYLENT",
+                bot_user_id="U0DEMOSOYLENTBOT",
+                bot_token=fake("xoxb", "soylent"),
+                bot_scopes=BOT_SCOPES,
+                installed_at=now - 10 * DAY,
+            ),
+        ),
     ]
+
 
 
 class Command(BaseCommand):
@@ -169,4 +210,8 @@ class Command(BaseCommand):
             name = installation.team_name or installation.enterprise_name
             if found is None:
                 store.save(installation)
+                if what == REVOKED_BOT:
+                    store.handle_tokens_revoked(
+                        enterprise_id=installation.enterprise_id, team_id=installation.team_id, bot=True
+                    )
             self.stdout.write(f"  {'exists ' if found else 'created'}  {name}: {what}")
