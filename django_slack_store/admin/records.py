@@ -10,9 +10,11 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.utils import display_for_value, flatten_fieldsets
 from django.contrib.admin.views.main import ChangeList
-from django.utils.html import format_html
+from django.db.models import Case, F, When
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..crypto import TokenDecryptionError
@@ -40,6 +42,8 @@ _Row = TypeVar("_Row", bound="AnnotatedInstallation | AnnotatedBot")
 
 # The lookups of the links to a workspace's rows (`workspace_query`).
 WORKSPACE_LOOKUPS = ("client_id", "enterprise_id", "team_id")
+# The workspace column sorts an org-wide install (no team) by its org's name.
+WORKSPACE_ORDER = Case(When(team_id="", then=F("enterprise_name")), default=F("team_name"))
 
 
 class RecordAnnotations(TypedDict):
@@ -129,13 +133,21 @@ class SlackRecordAdmin(MaintenanceAdmin[_Model], RevokeAdmin[_Model], Generic[_M
 
     # -- columns and fields shared by both -------------------------------------------------------------------
 
-    @admin.display(description=_("workspace"), ordering="team_name")
+    # The workspace's name over its id, then the org it belongs to (a laptop's window has no room for a
+    # column each); an org-wide install shows the org's name and id, marked org-wide.
+    @admin.display(description=_("workspace"), ordering=WORKSPACE_ORDER)
     def workspace(self, row: _Row) -> str:
-        return _named(row.team_name, row.team_id)
-
-    @admin.display(description=_("enterprise"), ordering="enterprise_name")
-    def enterprise(self, row: _Row) -> str:
-        return _named(row.enterprise_name, row.enterprise_id)
+        if row.team_id:
+            name, slack_id = row.team_name, row.team_id
+        else:
+            name, slack_id = row.enterprise_name, row.enterprise_id
+        if row.is_enterprise_install:
+            note = gettext("org-wide install")
+        elif row.team_id and row.enterprise_id:
+            note = gettext("in %(org)s") % {"org": row.enterprise_name or row.enterprise_id}
+        else:
+            note = ""
+        return lines(("", name or ("" if slack_id else EMPTY)), ("dss-id", slack_id), ("dss-note", note))
 
     @admin.display(description=_("token health"), ordering="health")
     def health_badge(self, row: _Row) -> str:
@@ -199,9 +211,16 @@ def workspace_link_field(model: type[Model], description: StrOrPromise, text: St
     return field
 
 
-def _named(name: str | None, slack_id: str) -> str:
-    if not slack_id:
-        return name or EMPTY
-    if not name:
-        return slack_id
-    return format_html('{} <span class="dss-id">{}</span>', name, slack_id)
+# -- list columns: what a cell holds is stacked (`dss-line`), so that every column fits a laptop's window.
+
+
+def lines(*texts: tuple[str, str | None]) -> str:
+    """`(css class, text)` pairs as a cell's stacked lines; those without text are left out."""
+    return format_html_join(
+        "", '<span class="{}">{}</span>', ((f"dss-line {css}".strip(), text) for css, text in texts if text)
+    )
+
+
+def when(value: Any) -> str:
+    """A time as the admin shows times; a list cell lets it wrap."""
+    return str(display_for_value(value, EMPTY))

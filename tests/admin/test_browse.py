@@ -32,6 +32,25 @@ def get(client, model, **params):
     return client.get(admin_url(model), params)
 
 
+def cells(response, column) -> list[str]:
+    """The text of a list column's cells, in display order, a cell's stacked lines joined by " | "."""
+    html = response.content.decode()
+    found = re.findall(rf'<t[dh] class="field-{column}[^"]*">(.*?)</t[dh]>', html, re.DOTALL)
+    assert found, f"no column {column}"
+    return [
+        " | ".join(re.findall(r'<span class="dss-line[^"]*">(.*?)</span>', cell))
+        or re.sub(r"<[^>]+>", "", cell)
+        for cell in found
+    ]
+
+
+def column_number(model, name) -> int:
+    """The `o=` number of a list column (the checkbox column is not counted)."""
+    return {SlackInstallation: SlackInstallationAdmin, SlackBot: SlackBotAdmin}[model].list_display.index(
+        name
+    ) + 1
+
+
 # -- masking ------------------------------------------------------------------------------------------------
 
 
@@ -93,9 +112,6 @@ def test_the_installation_changelist_answers_who_where_when_and_what_state(admin
     static = SlackInstallation.objects.get(team_id="T0STATIC")
     bot = SlackBot.objects.get(team_id="T0STATIC")
     for text in (
-        "Team T0STATIC",  # team name and id
-        static.user_id,
-        "2 bot · 1 user",  # scopes
         'class="dss-badge dss-static"',
         'class="dss-badge dss-expired"',
         'class="dss-badge dss-none"',
@@ -105,16 +121,62 @@ def test_the_installation_changelist_answers_who_where_when_and_what_state(admin
         assert text in html
     assert_no_tokens(html, *tokens_of(*health_zoo.values()))
     assert response.context["cl"].date_hierarchy == "installed_at"
-    # Sorted by health (the 7th column), worst first.
-    assert listed(get(admin_client, "slackinstallation", o="-7"))[:2] == ["T0EXPIRED", "T0EXPIRING"]
+    row = listed(response).index("T0STATIC")
+    assert cells(response, "workspace")[row] == "Team T0STATIC | T0STATIC"
+    installed = cells(response, "installed")[row]
+    assert installed.endswith(f" | by {static.user_id}") and str(static.installed_at.year) in installed
+    assert cells(response, "scopes")[row] == "2 bot | 1 user"  # counts: the names are on the detail page
+    # Sorted by health, worst first.
+    health = column_number(SlackInstallation, "health_badge")
+    assert listed(get(admin_client, "slackinstallation", o=f"-{health}"))[:2] == ["T0EXPIRED", "T0EXPIRING"]
 
 
 def test_the_bot_changelist(admin_client, health_zoo):
     response = get(admin_client, "slackbot")
     assert sorted(listed(response)) == ["T0EXPIRED", "T0EXPIRING", "T0ROTATING", "T0STATIC"]
     html = response.content.decode()
-    assert SlackBot.objects.get(team_id="T0STATIC").bot_user_id in html
     assert_no_tokens(html, *tokens_of(*health_zoo.values()))
+    bot = SlackBot.objects.get(team_id="T0STATIC")
+    row = listed(response).index("T0STATIC")
+    assert cells(response, "bot")[row] == f"{bot.bot_user_id} | {bot.bot_id}"
+    assert cells(response, "scopes")[row] == "2"
+    installed, written = cells(response, "installed")[row].split(" | ")
+    assert str(bot.installed_at.year) in installed and written.startswith("written ")
+    health = column_number(SlackBot, "health_badge")
+    assert listed(get(admin_client, "slackbot", o=f"-{health}"))[0] == "T0EXPIRED"
+
+
+def test_the_workspace_cell_names_the_org_and_sorts_by_the_name_shown(admin_client, install):
+    install(team_id="T0PLAIN", team_name="Beta")
+    install(team_id="T0INORG", team_name="Gamma", enterprise_id="E0GRID", enterprise_name="Grid Co")
+    install(org_wide=True)  # "Acme Org", no team
+    for model in ("slackinstallation", "slackbot"):
+        workspace = column_number(
+            {"slackinstallation": SlackInstallation, "slackbot": SlackBot}[model], "workspace"
+        )
+        response = get(admin_client, model, o=str(workspace))
+        assert listed(response) == ["E0ORG", "T0PLAIN", "T0INORG"]
+        assert cells(response, "workspace") == [
+            "Acme Org | E0ORG | org-wide install",
+            "Beta | T0PLAIN",
+            "Gamma | T0INORG | in Grid Co",
+        ]
+        assert listed(get(admin_client, model, o=f"-{workspace}")) == ["T0INORG", "T0PLAIN", "E0ORG"]
+
+
+def test_every_sortable_list_column_sorts(admin_client, install):
+    """The columns that replaced the model's fields still sort by them."""
+    first = install(team_id="T0FIRST", installed_at=float(NOW - 2 * HOUR))
+    second = install(team_id="T0SECOND", installed_at=float(NOW - HOUR))
+    assert first.bot_user_id < second.bot_user_id  # so that the bot column sorts them the same way
+    for model, name in [(SlackInstallation, "installed"), (SlackBot, "installed"), (SlackBot, "bot")]:
+        url = model._meta.model_name
+        number = column_number(model, name)
+        ascending, descending = (
+            listed(get(admin_client, url, o=str(number))),
+            listed(get(admin_client, url, o=f"-{number}")),
+        )
+        assert ascending == ["T0FIRST", "T0SECOND"] and descending == ["T0SECOND", "T0FIRST"], name
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,10 @@
 Chromium comes from apt (`apt-get install chromium`, as `.ci/run` does): Playwright's own browser downloads
 are not used. Without /usr/bin/chromium the tests skip with that reason, unless REQUIRE_BROWSER=1 (CI), which
 makes it a failure. BROWSER_TESTS=0 deselects them: scripts/test-all-databases runs them in its first
-database run only. Screenshots go to <pytest's base temp dir>/screenshots, and also to
-BROWSER_SCREENSHOTS_DIR when it is set (that is how docs/images/ is refreshed).
+database run only. The window is a laptop's, 1280x800, with the admin's nav sidebar open (its default).
+Screenshots go to <pytest's base temp dir>/screenshots; those the docs show (test_demo_admin.py's, of the
+demo's data) also go to BROWSER_SCREENSHOTS_DIR when it is set: `BROWSER_SCREENSHOTS_DIR=docs/images`
+refreshes docs/images/.
 """
 
 import os
@@ -79,7 +81,7 @@ def chromium():
 
 @pytest.fixture
 def page(chromium, live_server):
-    context = chromium.new_context(viewport={"width": 1600, "height": 900}, base_url=live_server.url)
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
@@ -88,16 +90,17 @@ def page(chromium, live_server):
 
 @pytest.fixture
 def screenshot(request, tmp_path_factory):
-    """`screenshot(page, name)`: a full-page PNG in the run's screenshots/ (and BROWSER_SCREENSHOTS_DIR)."""
+    """`screenshot(page, name, docs=False)`: a full-page PNG in the run's screenshots/, and with `docs=True`
+    in BROWSER_SCREENSHOTS_DIR too."""
     directory = tmp_path_factory.getbasetemp() / "screenshots"
     directory.mkdir(exist_ok=True)
     request.config.stash[SCREENSHOTS] = directory
     extra = os.environ.get("BROWSER_SCREENSHOTS_DIR")
 
-    def screenshot(page, name):
+    def screenshot(page, name, docs=False):
         path = directory / f"{name}.png"
         page.screenshot(path=path, full_page=True)
-        if extra:
+        if extra and docs:
             shutil.copyfile(path, Path(extra) / path.name)
         return path
 
