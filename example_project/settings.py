@@ -136,5 +136,10 @@ LOGGING = {
     "disable_existing_loggers": False,  # keep the server's own loggers (daphne's "Listening on ...")
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"example_project": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "example_project": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Django's own config gives "django" a console handler (with DEBUG on) and lets it propagate to the
+        # root logger, where daphne has put one too: every warning ("Not Found: /x") was printed twice.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

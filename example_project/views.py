@@ -5,12 +5,21 @@ they run on the event loop, and the store does its database work on Django's per
 """
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from slack_bolt.async_app import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from example_project.slack_app import app
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Links to the admin and to Slack's URLs."""
+    events_url = request.build_absolute_uri(reverse("slack-events"))
+    return render(request, "example_project/home.html", {"events_url": events_url})
 
 
 @csrf_exempt  # Slack signs its requests; Bolt checks the signature with the signing secret
