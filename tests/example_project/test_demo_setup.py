@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(
     reason="the demo runs on SQLite: tested in the SQLite run",
 )
 
-URLS = [f"http://127.0.0.1:8000{path}" for path in ("/admin/", "/slack/install", "/slack/events")]
+URLS = [f"  http://127.0.0.1:8000{path} " for path in ("/", "/admin/", "/slack/install", "/slack/events")]
 
 COUNT_ROWS = """
 from django.contrib.auth import get_user_model

@@ -19,7 +19,7 @@ PASSWORD = "demo-password"  # published in the README: DEBUG only
 HOUR = 3600
 DAY = 24 * HOUR
 BOT_SCOPES = ["app_mentions:read", "chat:write"]
-# Saved, then its bot deleted as Slack's `tokens_revoked` event deletes it (enable_lifecycle_listeners).
+# Saved, then its bot deleted, as Slack's `tokens_revoked` event deletes it (enable_lifecycle_listeners).
 REVOKED_BOT = "its bot token revoked (a tokens_revoked event): the installation stays, with no token"
 
 
@@ -182,6 +182,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Open:"))
         for path, what in [
+            ("/", 'these links (the admin\'s "View site")'),
             ("/admin/", f"the admin: log in as {USERNAME} / {PASSWORD}"),
             ("/slack/install", 'Bolt\'s "Add to Slack" page (sets the OAuth state cookie)'),
             ("/slack/events", "the Events API endpoint, for Slack's signed POSTs"),
@@ -210,7 +211,5 @@ class Command(BaseCommand):
             if found is None:
                 store.save(installation)
                 if what == REVOKED_BOT:
-                    store.handle_tokens_revoked(
-                        enterprise_id=installation.enterprise_id, team_id=installation.team_id, bot=True
-                    )
+                    store.delete_bot(enterprise_id=installation.enterprise_id, team_id=installation.team_id)
             self.stdout.write(f"  {'exists ' if found else 'created'}  {name}: {what}")
