@@ -24,7 +24,7 @@ DEMO_ENV := DJANGO_SETTINGS_MODULE=example_project.settings DJANGO_DEBUG=1
 .PHONY: venv test bench demo demo-setup clean distclean
 
 # Checked on every run, not only when the venv is built: DB_BACKEND=pgbouncer runs Debian's pgbouncer.
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed-test
 	@if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "Installing pgbouncer for the PgBouncer test run"; \
@@ -49,34 +49,26 @@ MYSQLCLIENT_HEADERS = \
 		fi; \
 	fi
 
-# Reinstalls only when the packaging files change; the editable install picks up code changes by itself.
-$(VENV)/.installed: setup.cfg pyproject.toml
-	@$(MYSQLCLIENT_HEADERS)
+# The one way every target gets its venv: $(VENV)/.installed-EXTRAS installs the package (editable: code
+# changes need no reinstall) with those extras, after the same pip upgrade; it reruns only when the packaging
+# files change. test and bench build mysqlclient; the demo builds no database driver.
+NEEDS_MYSQLCLIENT := test bench
+$(VENV)/.installed-%: setup.cfg pyproject.toml
+	@$(if $(filter $*,$(NEEDS_MYSQLCLIENT)),$(MYSQLCLIENT_HEADERS))
 	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	$(PYTHON) -m pip install --upgrade pip
-	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m pip install -e '.[$*]'
 	touch $@
 
 test: venv
 	PYTHON=$(PYTHON) scripts/test-all-databases $(PYTEST_ARGS)
 
 # The benchmarks need their extra only (benchmarks/README.md); options go through ARGS, e.g. ARGS=--quick.
-$(VENV)/.bench-installed: setup.cfg pyproject.toml
-	@$(MYSQLCLIENT_HEADERS)
-	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
-	$(PYTHON) -m pip install -e '.[bench]'
-	touch $@
-
-bench: $(VENV)/.bench-installed
+bench: $(VENV)/.installed-bench
 	$(PYTHON) -m benchmarks $(ARGS)
 
 # The demo needs the example's extras only (no database drivers to build).
-$(VENV)/.example-installed: setup.cfg pyproject.toml
-	test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
-	$(PYTHON) -m pip install -e '.[example]'
-	touch $@
-
-demo: $(VENV)/.example-installed
+demo: $(VENV)/.installed-example
 	@$(MAKE) --no-print-directory demo-setup
 	$(DEMO_ENV) $(PYTHON) -m daphne -b $(DEMO_HOST) -p $(DEMO_PORT) example_project.asgi:application
 

@@ -71,7 +71,8 @@ def check_encryption_keys(
     return [
         checks.Error(
             f"DJANGO_SLACK_STORE['ENCRYPTION_KEYS'][{index}] is not a Fernet key.",
-            hint="A key is 32 url-safe base64-encoded bytes; see docs/security.md for how to make one.",
+            hint='A key is 32 url-safe base64-encoded bytes; how to make one: see "Security › Keys" in the '
+            "django-slack-store documentation.",
             id="django_slack_store.E003",
         )
         for index, key in enumerate(keys)
@@ -90,8 +91,9 @@ def check_explicit_encryption_keys(
         checks.Warning(
             "Slack tokens are encrypted with a key derived from SECRET_KEY: whoever has SECRET_KEY and a "
             "database dump has the tokens, and changing SECRET_KEY means re-encrypting them.",
-            hint="Set DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] to keys of their own, kept apart from SECRET_KEY "
-            "(docs/security.md), then run manage.py slack_store_rotate_keys.",
+            hint="Set DJANGO_SLACK_STORE['ENCRYPTION_KEYS'] to keys of their own, apart from SECRET_KEY, "
+            'then run manage.py slack_store_rotate_keys: see "Security › Rotating keys, step by step" in '
+            "the django-slack-store documentation.",
             id="django_slack_store.W002",
         )
     ]
@@ -144,7 +146,8 @@ def check_async(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -
         1,
         "connections per event loop",
         "django_slack_store.E008",
-        hint="docs/deployment.md explains how to size it.",
+        hint='How to size it: see "Deployment › Sizing connections under ASGI" in the django-slack-store '
+        "documentation.",
     )
 
 
@@ -178,7 +181,8 @@ def check_rotation(
             checks.Error(
                 "DJANGO_SLACK_STORE['CLIENT_SECRETS'] must be a dict of client id (str) to client secret (a "
                 "non-empty str).",
-                hint="The secrets of the Slack apps whose rotating tokens are refreshed (docs/rotation.md).",
+                hint='The secrets of the Slack apps whose rotating tokens are refreshed; see "Token rotation '
+                '› Setup" in the django-slack-store documentation.',
                 id="django_slack_store.E012",
             )
         )
@@ -207,7 +211,8 @@ def check_accept_unbound_tokens(
             "DJANGO_SLACK_STORE['ACCEPT_UNBOUND_TOKENS'] is True: a token that someone with write access to "
             "the database planted in plaintext, or moved from another workspace's row, is served.",
             hint="Once no process of an earlier release writes any more, run manage.py "
-            "slack_store_rotate_keys and remove the setting (docs/security.md).",
+            'slack_store_rotate_keys and remove the setting; see "Security › Unbound values, and '
+            'ACCEPT_UNBOUND_TOKENS" in the django-slack-store documentation.',
             id="django_slack_store.W004",
         )
     ]

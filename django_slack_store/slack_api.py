@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
@@ -53,6 +54,35 @@ def client(timeout: float = TIMEOUT, *, token: str | None = None) -> WebClient:
         retry_handlers=[],
         logger=sdk_logger,
     )
+
+
+def method_url(method: str) -> str:
+    """Where a call of `method` goes, for messages: `SLACK_API_URL` joined with the method as slack_sdk joins
+    them (a base without a trailing "/" loses its last segment), without the user, password, query or
+    fragment a proxy's URL may carry."""
+    parts = urlsplit(urljoin(store_settings.SLACK_API_URL, method))
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host  # an IPv6 address, as it was written
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def where_hint(method: str) -> str:
+    """What an operator reads after calls of `method` failed: where they went, and the setting that says so
+    (an admin cannot tell from "could not reach Slack" whether Slack or the address is at fault)."""
+    base = method_url("")
+    message = gettext(
+        '%(method)s was called at %(url)s, from DJANGO_SLACK_STORE["SLACK_API_URL"] in your Django settings '
+        "(now %(base)s): set it if your servers reach Slack's Web API at another address (through a proxy, "
+        "say)."
+    )
+    message %= {"method": method, "url": method_url(method), "base": base}
+    if not store_settings.SLACK_API_URL.endswith("/"):
+        message += " " + gettext(
+            "It does not end with “/”, so its last segment is replaced by the method's name: add the “/”."
+        )
+    return message
 
 
 def excerpt(text: str) -> str:

@@ -1,5 +1,6 @@
 """The "Revoke" action: `auth.revoke` at Slack for each token of the selected rows, then a delete through the
 store, behind a confirmation page (like the admin's `delete_selected`) and the `revoke_<model>` permission.
+A row's detail page has a Revoke button that leads to the same confirmation for that row (`revoke_view`).
 Every row's outcome is reported to the operator and logged as a `LogEntry`: ids and names, never a token."""
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
-from django.contrib.admin.utils import model_ngettext
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.admin.utils import model_ngettext, quote, unquote
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db import router, transaction
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -35,12 +37,18 @@ if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin as _ModelAdmin
     from django.db.models import Model, QuerySet
     from django.http import HttpRequest, HttpResponse
+    from django.urls import URLPattern
     from django_stubs_ext import StrOrPromise
     from slack_sdk import WebClient
 else:
     _ModelAdmin = Subscriptable(admin.ModelAdmin)
 
 _Model = TypeVar("_Model", bound="SlackInstallation | SlackBot")
+
+# The `LogEntry.action_flag` of a revoke that kept its row. Not Django's CHANGE: nothing in the database
+# changed, and "Recent actions" would show an edit (the pencil). Neither ADDITION nor DELETION either, so the
+# admin shows the entry without an icon; the object's History lists it with its message.
+REVOKE_KEPT = 100
 
 
 @dataclass
@@ -52,6 +60,7 @@ class Target:
     error: str = ""  # set when the row's tokens cannot be read: it is then kept
     kept: str = ""  # set when the revoke kept the row: why
     part_of: str = ""  # for a bot revoked with its installation: that installation
+    slack_failed: bool = False  # a call to Slack failed: the operator is told where the calls go
 
     @property
     def verbose_name(self) -> StrOrPromise | None:
@@ -86,7 +95,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
         return super().changelist_view(request, extra_context)
 
     @admin.action(permissions=["revoke"], description=_("Revoke selected %(verbose_name_plural)s at Slack"))
-    @sensitive_variables()  # the tokens of every row (and, in an error report, of everything it calls)
+    @sensitive_variables()
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[_Model]) -> TemplateResponse | None:
         """Like Django's `delete_selected`: a confirmation page, then the work, then back to the list, or to
         the rows that were kept, where the operator may choose rows to delete anyway."""
@@ -96,12 +105,60 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             for row in queryset:
                 self.delete_anyway(request, row)
             return None
+        return self.revoke_rows(request, queryset)
+
+    @sensitive_variables()  # the tokens of every row (and, in an error report, of everything it calls)
+    def revoke_rows(
+        self, request: HttpRequest, queryset: QuerySet[_Model], **context: Any
+    ) -> TemplateResponse | None:
+        """The confirmation page (`context` added to it) or, once confirmed, the revoke: None when every row
+        was deleted, else the page of the rows kept."""
         confirmed = bool(request.POST.get("post"))
         targets = self.revoke_targets(request, list(queryset.values_list("pk", flat=True)), confirmed)
         if not confirmed:
-            return self.revoke_confirmation(request, queryset, targets)
+            return self.revoke_confirmation(request, queryset, targets, **context)
         kept = self.revoke_within_deadline(request, targets)
         return self.revoke_kept(request, kept) if kept else None
+
+    # -- the Revoke button of a row's detail page ---------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.opts
+        revoke = path(
+            "<path:object_id>/revoke/",
+            self.admin_site.admin_view(self.revoke_view),
+            name=f"{opts.app_label}_{opts.model_name}_revoke",
+        )
+        return [revoke, *super().get_urls()]  # before the catch-all `<path:object_id>/`
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The action for one row, as Django's delete view is for its button: GET shows the confirmation,
+        whose form posts back here. The row is the URL's, whatever the form holds."""
+        changelist = self.admin_url(self.model, "changelist") or reverse(f"{self.admin_site.name}:index")
+        row = self.get_object(request, unquote(object_id))
+        if row is None:  # revoked meanwhile, say: Django's own words for a missing row
+            message = gettext("%(name)s with ID “%(key)s” doesn’t exist. Perhaps it was deleted?")
+            values = {"name": self.opts.verbose_name, "key": unquote(object_id)}
+            self.message_user(request, message % values, messages.WARNING)
+            return HttpResponseRedirect(changelist)
+        if not (self.has_view_permission(request, row) and self.has_revoke_permission(request)):
+            raise PermissionDenied
+        response = self.revoke_rows(request, self.get_queryset(request).filter(pk=row.pk), original=row)
+        # None: deleted (with its bot, if asked), so its page is gone: back to the list, with the messages.
+        return HttpResponseRedirect(changelist) if response is None else response
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: _Model | None = None,
+    ) -> HttpResponse:
+        if obj is not None and self.has_revoke_permission(request):
+            context["revoke_url"] = self.admin_url(self.model, "revoke", quote(obj.pk))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def revoke_within_deadline(self, request: HttpRequest, targets: list[Target]) -> list[Target]:
         """Revoke the targets in turn, within `REVOKE_DEADLINE` seconds all told (a request that outlives a
@@ -124,6 +181,8 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             )
             names = ", ".join(_name(target.row) for target in not_attempted)
             self.message_user(request, message % {"seconds": seconds, "names": names}, messages.ERROR)
+        if any(target.slack_failed for target in targets):
+            self.message_user(request, slack_api.where_hint("auth.revoke"), messages.INFO)
         return kept + not_attempted
 
     def revoke_targets(self, request: HttpRequest, pks: list[int], confirmed: bool) -> list[Target]:
@@ -215,6 +274,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             if not result.dead
         ]
         if failed:
+            target.slack_failed = True
             reason = gettext("could not revoke its %(failures)s") % {"failures": "; ".join(failed)}
             return self.revoke_failed(request, target, reason)
         done = "; ".join(
@@ -241,7 +301,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
         """Report a row kept, and why; returns False (not deleted)."""
         target.kept = reason
         message = gettext("%(name)s was kept: %(reason)s.") % {"name": _name(target.row), "reason": reason}
-        _log(request, target.row, CHANGE, gettext("Revoke failed: %(message)s") % {"message": message})
+        _log(request, target.row, REVOKE_KEPT, gettext("Revoke failed: %(message)s") % {"message": message})
         self.message_user(request, message, messages.ERROR)
         return False
 

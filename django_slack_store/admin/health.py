@@ -21,8 +21,14 @@ from ..fields import UTC
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-UNDECRYPTABLE = _("cannot be decrypted with the configured keys (docs/security.md)")
-UNBOUND = _("refused: not bound to this row; see manage.py slack_store_rotate_keys (docs/security.md)")
+UNDECRYPTABLE = _(
+    'cannot be decrypted with the configured keys (see "Security › When a token cannot be decrypted" in the '
+    "django-slack-store documentation)"
+)
+UNBOUND = _(
+    'refused: not bound to this row; see manage.py slack_store_rotate_keys and "Security › Unbound values, '
+    'and ACCEPT_UNBOUND_TOKENS" in the django-slack-store documentation'
+)
 
 
 def unusable(error: TokenDecryptionError) -> StrOrPromise:

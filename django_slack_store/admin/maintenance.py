@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from .. import health_check, token_refresh
+from .. import health_check, slack_api, token_refresh
 from .._typing import Subscriptable
 from ..conf import store_settings
 from ..crypto import TokenDecryptionError
@@ -43,6 +43,10 @@ else:
     _ModelAdmin = Subscriptable(admin.ModelAdmin)
 
 _Model = TypeVar("_Model", bound="SlackInstallation | SlackBot")
+
+# Codes of a failed refresh that no call to Slack gave: the row's token unreadable, the wait for another
+# process's refresh, a bug (RefreshFailed, token_refresh.Refreshed). Any other came from Slack's address.
+LOCAL_FAILURES = frozenset({"undecryptable", "lock_timeout", "unexpected_error"})
 
 # The level each outcome of a check is reported at.
 CHECK_LEVELS = {
@@ -100,20 +104,23 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
         rows = self.selected_rows(pks)
         model = cast("type[SlackInstallation] | type[SlackBot]", self.model)  # _Model's bound, as a class
         in_use = set(token_refresh.served(model).filter(pk__in=pks).values_list("pk", flat=True))
-        not_attempted = []
+        not_attempted, slack_failed = [], False
         for row in rows:
             if time.monotonic() >= deadline:
                 not_attempted.append(row)
             else:
-                self.refresh_row(request, row, row.pk in in_use, window)
+                slack_failed |= self.refresh_row(request, row, row.pk in in_use, window)
         message = gettext(
             "Not attempted, as this request's time for Slack (%(seconds)s s) ran out: %(names)s. Refresh "
             "them again."
         )
         self.report_left(request, message, seconds, not_attempted)
+        if slack_failed:
+            self.message_user(request, slack_api.where_hint("oauth.v2.access"), messages.INFO)
 
-    def refresh_row(self, request: HttpRequest, row: _Model, in_use: bool, window: float) -> None:
-        """Refresh one row's token if it is in use, rotates and is due; report what came of it."""
+    def refresh_row(self, request: HttpRequest, row: _Model, in_use: bool, window: float) -> bool:
+        """Refresh one row's token if it is in use, rotates and is due; report what came of it. Returns
+        whether a call to Slack failed."""
         values = {"name": _name(row), "token": _token_label(row)}
         if not in_use:
             message = gettext(
@@ -121,20 +128,20 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
                 "in use."
             )
             self.message_user(request, message % values, messages.INFO)
-            return
+            return False
         try:
             rotates = token_refresh.rotates(row)
         except TokenDecryptionError as error:
             message = gettext("%(name)s: not refreshed: its token %(problem)s.")
             self.message_user(request, message % {**values, "problem": unusable(error)}, messages.ERROR)
-            return
+            return False
         expires_at = getattr(row, TOKEN_FIELDS[token_refresh.kind_of(row)][2])
         if not rotates:
             message = gettext(
                 "%(name)s: nothing to refresh: its %(token)s does not rotate (no refresh token)."
             )
             self.message_user(request, message % values, messages.INFO)
-            return
+            return False
         if not due(row, token_refresh.kind_of(row), window * 60):
             message = gettext(
                 "%(name)s: not due: its %(token)s expires %(expiry)s; it is refreshed from %(minutes)s "
@@ -142,7 +149,7 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
             )
             values.update(expiry=describe_expiry(expires_at), minutes=f"{window:g}")
             self.message_user(request, message % values, messages.INFO)
-            return
+            return False
         store = self.store_class(client_id=row.client_id)
         result = token_refresh.refresh_row(store, row, window)
         if result.outcome is RefreshOutcome.REFRESHED:
@@ -163,6 +170,7 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
             message = gettext("%(name)s: the refresh of its %(token)s failed (%(code)s); nothing changed.")
             values["code"], level = result.code, messages.ERROR
         self.message_user(request, message % values, level)
+        return result.outcome is RefreshOutcome.FAILED and result.code not in LOCAL_FAILURES
 
     # -- Check at Slack -----------------------------------------------------------------------------------
 
@@ -185,12 +193,15 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
             else:
                 subjects.append(subject)
         results = dict(health_check.check_all(subjects, deadline=deadline))
-        not_attempted = []
+        not_attempted, slack_failed = [], False
         for subject in subjects:
             checked = results[subject]
             if checked.outcome is CheckOutcome.NOT_ATTEMPTED:
                 not_attempted.append(subject.row)
                 continue
+            # An unreadable token was not sent (subject.error); any other failure came from Slack's address.
+            failed = checked.outcome in (CheckOutcome.UNREACHABLE, CheckOutcome.OTHER)
+            slack_failed |= failed and not subject.error
             values = {
                 "name": _name(subject.row),
                 "token": _token_label(subject.row),
@@ -205,6 +216,8 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
             "again."
         )
         self.report_left(request, message, seconds, not_attempted)
+        if slack_failed:
+            self.message_user(request, slack_api.where_hint("auth.test"), messages.INFO)
 
     def report_left(self, request: HttpRequest, message: str, seconds: int, rows: list[Any]) -> None:
         """Name the rows the deadline of `seconds` left unattempted, if any, with `message`."""

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from django.db.models import Model, QuerySet
+    from django.forms import ModelForm
     from django.http import HttpRequest
     from django_stubs_ext import StrOrPromise
 
@@ -65,6 +66,11 @@ class SlackRecordAdmin(MaintenanceAdmin[_Model], RevokeAdmin[_Model], Generic[_M
     token_fields: tuple[str, ...] = ()  # never selected for the changelist, shown masked on the detail page
     latest_by = "installed_at"  # what "latest per workspace" means: the row the store serves
     health_choices: tuple[Health, ...] = ()
+    # The site's default is "-", while the masks and this app's columns show EMPTY ("—"): one sign for all.
+    empty_value_display = EMPTY
+    # Fields whose help text explains their empty value (models.py: "Empty: an org-wide install."): shown
+    # on the detail page only under an empty value, which it explains; under a filled one it misleads.
+    help_when_empty: tuple[str, ...] = ("team_id", "enterprise_id")
 
     class Media:
         css = {"all": ["django_slack_store/admin.css"]}
@@ -130,6 +136,14 @@ class SlackRecordAdmin(MaintenanceAdmin[_Model], RevokeAdmin[_Model], Generic[_M
 
     def get_readonly_fields(self, request: HttpRequest, obj: _Model | None = None) -> list[str]:
         return flatten_fieldsets(self.get_fieldsets(request, obj))
+
+    def get_form(
+        self, request: HttpRequest, obj: _Model | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm[_Model]]:
+        # A read-only field's help text is the form's `help_texts` entry when there is one, else the model's.
+        filled = {name: "" for name in self.help_when_empty if obj is not None and getattr(obj, name)}
+        kwargs["help_texts"] = {**filled, **kwargs.get("help_texts", {})}
+        return super().get_form(request, obj, change, **kwargs)
 
     # -- columns and fields shared by both -------------------------------------------------------------------
 

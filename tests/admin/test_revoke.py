@@ -7,7 +7,7 @@ from urllib.error import URLError
 
 import pytest
 from django.contrib import messages
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from slack_sdk import WebClient
@@ -15,9 +15,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from django_slack_store import revocation, slack_api
+from django_slack_store.admin.actions import REVOKE_KEPT
 from django_slack_store.masking import mask_token
 from django_slack_store.models import SlackBot, SlackInstallation
-from tests.support.admin import admin_url, assert_no_tokens, register, tokens_of
+from tests.support.admin import admin_url, assert_no_tokens, register, tokens_of, where_hint
 from tests.support.factories import rotated
 from tests.support.store_api import CLIENT_ID
 
@@ -285,8 +286,9 @@ def test_a_slack_error_keeps_that_row_only(
         (messages.SUCCESS, f"Revoked at Slack and deleted Slack bot “{bots[0]}” (bot token revoked)."),
         (messages.ERROR, failure),
         (messages.SUCCESS, f"Revoked at Slack and deleted Slack bot “{bots[2]}” (bot token revoked)."),
+        (messages.INFO, where_hint("auth.revoke", slack.base_url)),  # once, after every row's message
     ]
-    assert logged(bots[1]) == [(CHANGE, f"Revoke failed: {failure}")]
+    assert logged(bots[1]) == [(REVOKE_KEPT, f"Revoke failed: {failure}")]
     assert_no_tokens(response.content.decode(), *tokens_of(*installations))
 
 
@@ -298,7 +300,7 @@ def test_an_installation_is_kept_when_its_user_token_fails_while_its_bot_goes(
     response = confirm(admin_client, "slackinstallation", [installation_row("T0ONE")], revoke_bots="yes")
     assert SlackInstallation.objects.filter(team_id="T0ONE").exists()
     assert not SlackBot.objects.filter(team_id="T0ONE").exists()
-    assert [level for level, _ in reported(response)] == [messages.ERROR, messages.SUCCESS]
+    assert [level for level, _ in reported(response)] == [messages.ERROR, messages.SUCCESS, messages.INFO]
     assert "Slack answered fatal_error" in reported(response)[0][1]
 
 
@@ -310,13 +312,17 @@ def closed_port():
 
 
 def test_slack_out_of_reach_keeps_every_row(admin_client, two_workspaces, settings, closed_port, received):
-    settings.DJANGO_SLACK_STORE = {"SLACK_API_URL": f"http://127.0.0.1:{closed_port}/api/"}
+    url = f"http://127.0.0.1:{closed_port}/api/"
+    settings.DJANGO_SLACK_STORE = {"SLACK_API_URL": url}
     bots = [bot_row("T0TWO"), bot_row("T0ONE")]
     response = confirm(admin_client, "slackbot", bots)
     assert SlackBot.objects.count() == 2
     failure = "was kept: could not revoke its bot token: could not reach Slack: Connection refused."
-    assert reported(response) == [(messages.ERROR, f"Slack bot “{bot}” {failure}") for bot in bots]
-    assert [flag for bot in bots for flag, _ in logged(bot)] == [CHANGE, CHANGE]
+    assert reported(response) == [
+        *[(messages.ERROR, f"Slack bot “{bot}” {failure}") for bot in bots],
+        (messages.INFO, where_hint("auth.revoke", url)),
+    ]
+    assert [flag for bot in bots for flag, _ in logged(bot)] == [REVOKE_KEPT, REVOKE_KEPT]
     assert received == []
 
 
@@ -343,6 +349,7 @@ def test_a_hung_slack_is_given_up_at_the_request_deadline(admin_client, install,
             "Not attempted, as this request's time for Slack (1 s) ran out, and kept: "
             f"Slack bot “{bots[1]}”, Slack bot “{bots[2]}”. Revoke them again.",
         ),
+        (messages.INFO, where_hint("auth.revoke", slack.base_url)),
     ]
     not_attempted = "not attempted: this request's time for Slack ran out"
     assert kept_page(response) == [
@@ -366,12 +373,13 @@ def test_a_proxy_error_page_is_reported_short_and_without_the_token(
     slack.add_page("auth.revoke", one.bot_token, page, status=502)
     response = confirm(admin_client, "slackbot", [bot])
 
-    [(level, message)] = reported(response)
+    [(level, message), hint] = reported(response)
     kept = f"Slack bot “{bot}” was kept: could not revoke its bot token: "
     kept += "unexpected answer from Slack (HTTP 502): "
     assert level == messages.ERROR and message.startswith(kept)
     assert "502 Bad Gateway" in message and len(message) <= len(kept) + slack_api.EXCERPT_LENGTH + 1
-    assert logged(bot) == [(CHANGE, f"Revoke failed: {message}")]
+    assert hint == (messages.INFO, where_hint("auth.revoke", slack.base_url))
+    assert logged(bot) == [(REVOKE_KEPT, f"Revoke failed: {message}")]
     assert SlackBot.objects.filter(pk=bot.pk).exists()
     for text in (response.content.decode(), repr(list(LogEntry.objects.values())), caplog.text):
         assert_no_tokens(text, *tokens_of(one, two))
@@ -428,8 +436,11 @@ def test_answers_that_do_not_prove_the_token_dead_keep_the_row(
     assert SlackBot.objects.get().bot_refresh_token == installation.bot_refresh_token
     assert received == []
     reason = f"could not revoke its bot token: Slack answered {code}: {why}"
-    assert reported(response) == [(messages.ERROR, f"Slack bot “{bot}” was kept: {reason}.")]
-    assert logged(bot) == [(CHANGE, f"Revoke failed: Slack bot “{bot}” was kept: {reason}.")]
+    assert reported(response) == [
+        (messages.ERROR, f"Slack bot “{bot}” was kept: {reason}."),
+        (messages.INFO, where_hint("auth.revoke", slack.base_url)),
+    ]
+    assert logged(bot) == [(REVOKE_KEPT, f"Revoke failed: Slack bot “{bot}” was kept: {reason}.")]
     assert kept_page(response) == [(admin_url("slackbot"), [(bot.pk, reason)])]
     html = response.content.decode()
     assert f'<input type="checkbox" name="_selected_action" value="{bot.pk}">' in html  # not ticked

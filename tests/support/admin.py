@@ -30,3 +30,12 @@ def register(slack, *installations):
             )
         if installation.user_token:
             slack.add_token(installation.user_token, user_id=installation.user_id, **ids)
+
+
+def where_hint(method: str, base: str) -> str:
+    """The message that follows failed calls of `method` to the Slack Web API at `base` (docs/admin.md)."""
+    return (
+        f'{method} was called at {base}{method}, from DJANGO_SLACK_STORE["SLACK_API_URL"] in your Django '
+        f"settings (now {base}): set it if your servers reach Slack's Web API at another address (through a "
+        "proxy, say)."
+    )

@@ -34,7 +34,8 @@ class Command(BaseCommand):
         "Import installations and bots from slack_sdk's SQLAlchemy, SQLite3 or File installation store, "
         "or from slack_store_export's JSON Lines, keeping every field and installed_at exactly; then verify "
         "counts and each workspace's latest installation and served bot. Rows already here with the same "
-        "values are left alone, so running it again imports only what changed. See docs/migrating.md."
+        'values are left alone, so running it again imports only what changed. See "Migrating from '
+        "slack_sdk's installation stores\" in the django-slack-store documentation."
     )
     stealth_options = ("stdin",)
 
@@ -60,7 +61,8 @@ class Command(BaseCommand):
             default="UTC",
             metavar="ZONE",
             help="How to read the source's naive timestamps (default UTC, what slack_sdk writes); an "
-            "IANA zone name such as Europe/Paris. See docs/migrating.md.",
+            "IANA zone name such as Europe/Paris. See \"Migrating from slack_sdk's installation stores › "
+            'Timestamps" in the django-slack-store documentation.',
         )
         parser.add_argument(
             "--batch-size", type=options.batch_size, default=500, help="Rows per transaction (default 500)."
