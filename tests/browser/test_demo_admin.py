@@ -13,10 +13,11 @@ from django.test import override_settings
 from django_slack_store.models import SlackBot, SlackInstallation
 from example_project.management.commands import demo_setup
 from tests.support.admin import assert_no_tokens, register, tokens_of
-from tests.support.store_api import CLIENT_ID
 
 pytestmark = pytest.mark.browser
 
+# The demo's Slack app (example_project/settings.py's default SLACK_CLIENT_ID), as the screenshots show it.
+CLIENT_ID = "0000000000.demo-client-id"
 LISTS = ["slackinstallation", "slackbot"]
 # The badges each list shows for the demo's rows: bots have no "no token" (a bot row always has one).
 BADGES = {
