@@ -73,9 +73,9 @@ def where_hint(method: str) -> str:
     (an admin cannot tell from "could not reach Slack" whether Slack or the address is at fault)."""
     base = method_url("")
     message = gettext(
-        '%(method)s was called at %(url)s, from DJANGO_SLACK_STORE["SLACK_API_URL"] in your Django settings '
-        "(now %(base)s): set it if your servers reach Slack's Web API at another address (through a proxy, "
-        "say)."
+        'The calls to %(method)s went to %(url)s, from DJANGO_SLACK_STORE["SLACK_API_URL"] in your Django '
+        "settings (now %(base)s): set it if your servers reach Slack's Web API at another address (through a "
+        "proxy, say)."
     )
     message %= {"method": method, "url": method_url(method), "base": base}
     if not store_settings.SLACK_API_URL.endswith("/"):

@@ -182,7 +182,7 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             names = ", ".join(_name(target.row) for target in not_attempted)
             self.message_user(request, message % {"seconds": seconds, "names": names}, messages.ERROR)
         if any(target.slack_failed for target in targets):
-            self.message_user(request, slack_api.where_hint("auth.revoke"), messages.INFO)
+            self.message_user(request, slack_api.where_hint("auth.revoke"), messages.WARNING)
         return kept + not_attempted
 
     def revoke_targets(self, request: HttpRequest, pks: list[int], confirmed: bool) -> list[Target]:

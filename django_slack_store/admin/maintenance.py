@@ -116,7 +116,7 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
         )
         self.report_left(request, message, seconds, not_attempted)
         if slack_failed:
-            self.message_user(request, slack_api.where_hint("oauth.v2.access"), messages.INFO)
+            self.message_user(request, slack_api.where_hint("oauth.v2.access"), messages.WARNING)
 
     def refresh_row(self, request: HttpRequest, row: _Model, in_use: bool, window: float) -> bool:
         """Refresh one row's token if it is in use, rotates and is due; report what came of it. Returns
@@ -217,7 +217,7 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
         )
         self.report_left(request, message, seconds, not_attempted)
         if slack_failed:
-            self.message_user(request, slack_api.where_hint("auth.test"), messages.INFO)
+            self.message_user(request, slack_api.where_hint("auth.test"), messages.WARNING)
 
     def report_left(self, request: HttpRequest, message: str, seconds: int, rows: list[Any]) -> None:
         """Name the rows the deadline of `seconds` left unattempted, if any, with `message`."""

@@ -152,7 +152,7 @@ def test_a_row_kept_shows_the_kept_page_and_where_slack_was_called(admin_client,
     failure = f"Slack bot “{bot}” was kept: could not revoke its bot token: Slack answered ratelimited."
     assert reported(response) == [
         (messages.ERROR, failure),
-        (messages.INFO, where_hint("auth.revoke", slack.base_url)),
+        (messages.WARNING, where_hint("auth.revoke", slack.base_url)),
     ]
     # Its "delete anyway" form posts to the list, as after the action.
     assert f'<form method="post" action="{admin_url("slackbot")}">' in response.content.decode()
@@ -285,7 +285,7 @@ def test_the_url_called_is_shown_without_credentials(settings, base, called):
 def test_a_base_url_without_its_slash_is_pointed_out(settings):
     settings.DJANGO_SLACK_STORE = {"SLACK_API_URL": "http://proxy.example/api"}
     assert slack_api.where_hint("auth.revoke") == (
-        "auth.revoke was called at http://proxy.example/auth.revoke, from "
+        "The calls to auth.revoke went to http://proxy.example/auth.revoke, from "
         'DJANGO_SLACK_STORE["SLACK_API_URL"] in your Django settings (now http://proxy.example/api): set it '
         "if your servers reach Slack's Web API at another address (through a proxy, say). It does not end "
         "with “/”, so its last segment is replaced by the method's name: add the “/”."

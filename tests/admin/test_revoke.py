@@ -286,7 +286,7 @@ def test_a_slack_error_keeps_that_row_only(
         (messages.SUCCESS, f"Revoked at Slack and deleted Slack bot “{bots[0]}” (bot token revoked)."),
         (messages.ERROR, failure),
         (messages.SUCCESS, f"Revoked at Slack and deleted Slack bot “{bots[2]}” (bot token revoked)."),
-        (messages.INFO, where_hint("auth.revoke", slack.base_url)),  # once, after every row's message
+        (messages.WARNING, where_hint("auth.revoke", slack.base_url)),  # once, after every row's message
     ]
     assert logged(bots[1]) == [(REVOKE_KEPT, f"Revoke failed: {failure}")]
     assert_no_tokens(response.content.decode(), *tokens_of(*installations))
@@ -300,7 +300,7 @@ def test_an_installation_is_kept_when_its_user_token_fails_while_its_bot_goes(
     response = confirm(admin_client, "slackinstallation", [installation_row("T0ONE")], revoke_bots="yes")
     assert SlackInstallation.objects.filter(team_id="T0ONE").exists()
     assert not SlackBot.objects.filter(team_id="T0ONE").exists()
-    assert [level for level, _ in reported(response)] == [messages.ERROR, messages.SUCCESS, messages.INFO]
+    assert [level for level, _ in reported(response)] == [messages.ERROR, messages.SUCCESS, messages.WARNING]
     assert "Slack answered fatal_error" in reported(response)[0][1]
 
 
@@ -320,7 +320,7 @@ def test_slack_out_of_reach_keeps_every_row(admin_client, two_workspaces, settin
     failure = "was kept: could not revoke its bot token: could not reach Slack: Connection refused."
     assert reported(response) == [
         *[(messages.ERROR, f"Slack bot “{bot}” {failure}") for bot in bots],
-        (messages.INFO, where_hint("auth.revoke", url)),
+        (messages.WARNING, where_hint("auth.revoke", url)),
     ]
     assert [flag for bot in bots for flag, _ in logged(bot)] == [REVOKE_KEPT, REVOKE_KEPT]
     assert received == []
@@ -349,7 +349,7 @@ def test_a_hung_slack_is_given_up_at_the_request_deadline(admin_client, install,
             "Not attempted, as this request's time for Slack (1 s) ran out, and kept: "
             f"Slack bot “{bots[1]}”, Slack bot “{bots[2]}”. Revoke them again.",
         ),
-        (messages.INFO, where_hint("auth.revoke", slack.base_url)),
+        (messages.WARNING, where_hint("auth.revoke", slack.base_url)),
     ]
     not_attempted = "not attempted: this request's time for Slack ran out"
     assert kept_page(response) == [
@@ -378,7 +378,7 @@ def test_a_proxy_error_page_is_reported_short_and_without_the_token(
     kept += "unexpected answer from Slack (HTTP 502): "
     assert level == messages.ERROR and message.startswith(kept)
     assert "502 Bad Gateway" in message and len(message) <= len(kept) + slack_api.EXCERPT_LENGTH + 1
-    assert hint == (messages.INFO, where_hint("auth.revoke", slack.base_url))
+    assert hint == (messages.WARNING, where_hint("auth.revoke", slack.base_url))
     assert logged(bot) == [(REVOKE_KEPT, f"Revoke failed: {message}")]
     assert SlackBot.objects.filter(pk=bot.pk).exists()
     for text in (response.content.decode(), repr(list(LogEntry.objects.values())), caplog.text):
@@ -418,6 +418,7 @@ NOT_PROOF = [
 def kept_page(response) -> list[tuple[str | None, list[tuple[int, str]]]]:
     """The page of kept rows: per model, where its form posts, and each row's pk and why it was kept."""
     assert "admin/django_slack_store/revoke_selected_kept.html" in [t.name for t in response.templates]
+    assert "django_slack_store/admin.css" in response.content.decode()  # its tables are styled like the rest
     groups = response.context["groups"]
     return [(group["url"], [(t.row.pk, t.kept) for t in group["targets"]]) for group in groups]
 
@@ -438,7 +439,7 @@ def test_answers_that_do_not_prove_the_token_dead_keep_the_row(
     reason = f"could not revoke its bot token: Slack answered {code}: {why}"
     assert reported(response) == [
         (messages.ERROR, f"Slack bot “{bot}” was kept: {reason}."),
-        (messages.INFO, where_hint("auth.revoke", slack.base_url)),
+        (messages.WARNING, where_hint("auth.revoke", slack.base_url)),
     ]
     assert logged(bot) == [(REVOKE_KEPT, f"Revoke failed: Slack bot “{bot}” was kept: {reason}.")]
     assert kept_page(response) == [(admin_url("slackbot"), [(bot.pk, reason)])]

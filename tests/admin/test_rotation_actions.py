@@ -159,7 +159,7 @@ def test_a_failed_refresh_changes_nothing(admin_client, secrets, rotating):
             f"Slack bot “{row}”: the refresh of its bot token failed (invalid_refresh_token); nothing "
             "changed.",
         ),
-        (messages.INFO, where_hint("oauth.v2.access", secrets.base_url)),
+        (messages.WARNING, where_hint("oauth.v2.access", secrets.base_url)),
     ]
     assert LogEntry.objects.count() == 0
 
@@ -282,7 +282,7 @@ def test_check_rows_without_a_token_and_the_unreachable(admin_client, install, s
             messages.ERROR,
             f"Slack installation “{rows[1]}”: user token: unreachable (HTTP 500: internal_error).",
         ),
-        (messages.INFO, where_hint("auth.test", slack.base_url)),
+        (messages.WARNING, where_hint("auth.test", slack.base_url)),
     ]
 
 
@@ -299,7 +299,7 @@ def test_check_within_the_deadline(admin_client, install, slack, settings):
     assert time.monotonic() - started < 2.5
     levels = reported(response)
     # Four calls at once (the pool), each given up at the deadline; the two left were never started.
-    assert [level for level, _ in levels] == [messages.ERROR] * 5 + [messages.INFO]
+    assert [level for level, _ in levels] == [messages.ERROR] * 5 + [messages.WARNING]
     assert all("unreachable (could not reach Slack: no answer in time)" in text for _, text in levels[:4])
     assert levels[4][1] == (
         "Not checked, as this request's time for Slack (1 s) ran out: "

@@ -35,7 +35,7 @@ def register(slack, *installations):
 def where_hint(method: str, base: str) -> str:
     """The message that follows failed calls of `method` to the Slack Web API at `base` (docs/admin.md)."""
     return (
-        f'{method} was called at {base}{method}, from DJANGO_SLACK_STORE["SLACK_API_URL"] in your Django '
-        f"settings (now {base}): set it if your servers reach Slack's Web API at another address (through a "
-        "proxy, say)."
+        f'The calls to {method} went to {base}{method}, from DJANGO_SLACK_STORE["SLACK_API_URL"] in your '
+        f"Django settings (now {base}): set it if your servers reach Slack's Web API at another address "
+        "(through a proxy, say)."
     )
