@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.selection import deselect_when_off
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -34,12 +36,7 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("BROWSER_TESTS") != "0":
-        return
-    browser = [item for item in items if item.get_closest_marker("browser")]
-    if browser:
-        config.hook.pytest_deselected(items=browser)
-        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    deselect_when_off(config, items, "browser", "BROWSER_TESTS")
 
 
 def pytest_terminal_summary(terminalreporter, config):

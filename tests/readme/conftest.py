@@ -5,7 +5,7 @@ tests, it runs once: README_TESTS=0 deselects it, and scripts/test-all-databases
 database run after the first.
 """
 
-import os
+from tests.support.selection import deselect_when_off
 
 
 def pytest_configure(config):
@@ -13,9 +13,4 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("README_TESTS") != "0":
-        return
-    readme = [item for item in items if item.get_closest_marker("readme")]
-    if readme:
-        config.hook.pytest_deselected(items=readme)
-        items[:] = [item for item in items if not item.get_closest_marker("readme")]
+    deselect_when_off(config, items, "readme", "README_TESTS")

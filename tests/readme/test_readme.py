@@ -29,7 +29,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 import django_slack_store
-from tests.support.example_server import REPO, Response, clean_environment, run
+from tests.support.example_server import REPO, clean_environment, request, run
 
 pytestmark = pytest.mark.readme
 
@@ -138,18 +138,6 @@ def serving(args, *, cwd, env, log_path, listening):
                 break
             except subprocess.TimeoutExpired:
                 continue
-
-
-def request(port, method, path, *, body=b"", headers=None):
-    import http.client
-
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(method, path, body=body or None, headers=headers or {})
-        response = connection.getresponse()
-        return Response(response.status, response.headers, response.read().decode("utf-8"))
-    finally:
-        connection.close()
 
 
 def post_event(port, body, *, secret):

@@ -57,6 +57,20 @@ def run(args: list[str], *, env: dict[str, str], cwd: Path = REPO, timeout: floa
     return done.stdout
 
 
+def request(
+    port: int, method: str, path: str, *, body: bytes = b"", headers: dict | None = None
+) -> "Response":
+    """One HTTP request to 127.0.0.1:`port`. http.client: no proxy and no redirect following, every
+    Set-Cookie header visible."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return Response(response.status, response.headers, response.read().decode("utf-8"))
+    finally:
+        connection.close()
+
+
 @dataclass
 class Response:
     status: int
@@ -128,14 +142,7 @@ class ExampleServer:
     # -- HTTP ---------------------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, body: bytes = b"", headers: dict | None = None) -> Response:
-        # http.client: no proxy and no redirect following, every Set-Cookie header visible.
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body or None, headers=headers or {})
-            response = connection.getresponse()
-            return Response(response.status, response.headers, response.read().decode("utf-8"))
-        finally:
-            connection.close()
+        return request(self.port, method, path, body=body, headers=headers)
 
     def get(self, path: str, *, cookie: str | None = None) -> Response:
         return self.request("GET", path, headers={"Cookie": cookie} if cookie else {})
