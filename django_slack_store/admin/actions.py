@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+import django
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import DELETION, LogEntry
@@ -238,6 +239,8 @@ class RevokeAdmin(_ModelAdmin[_Model], Generic[_Model]):
             "opts": opts,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "media": self.media,
+            # Django 6.1's admin marks breadcrumbs up as a list (revoke_breadcrumbs.html).
+            "breadcrumbs_list": django.VERSION >= (6, 1),
             **context,
         }
         return TemplateResponse(request, template, context)

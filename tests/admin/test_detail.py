@@ -3,6 +3,7 @@ and help texts; and what the admin's "Recent actions" shows of a revoke."""
 
 import re
 
+import django
 import pytest
 from django.contrib import messages
 from django.contrib.admin.models import DELETION, LogEntry
@@ -40,9 +41,15 @@ def reported(response) -> list[tuple[int, str]]:
 
 
 def breadcrumbs(html: str) -> list[str]:
-    """The breadcrumbs' texts, tags stripped."""
-    [crumbs] = re.findall(r'<div class="breadcrumbs">(.*?)</div>', html, re.DOTALL)
-    return [" ".join(re.sub(r"<[^>]+>", "", part).split()) for part in crumbs.split("&rsaquo;")]
+    """The breadcrumbs' texts, tags stripped: Django 6.1 lists them (`<ol class="breadcrumbs"><li>`), earlier
+    versions separate them with "›" in a `<div>`; the revoke pages must use the running Django's form."""
+    if django.VERSION >= (6, 1):
+        [crumbs] = re.findall(r'<ol class="breadcrumbs">(.*?)</ol>', html, re.DOTALL)
+        parts = re.findall(r"<li[^>]*>(.*?)</li>", crumbs, re.DOTALL)
+    else:
+        [crumbs] = re.findall(r'<div class="breadcrumbs">(.*?)</div>', html, re.DOTALL)
+        parts = crumbs.split("&rsaquo;")
+    return [" ".join(re.sub(r"<[^>]+>", "", part).split()) for part in parts]
 
 
 # -- the button ----------------------------------------------------------------------------------------------
