@@ -57,7 +57,8 @@ _LABELS = {
 
 @dataclass(frozen=True)
 class Refreshed:
-    """What became of one token's refresh; `code` is RefreshFailed's (or "undecryptable", "unexpected")."""
+    """What became of one token's refresh; `code` is RefreshFailed's, or "undecryptable" or
+    "unexpected_error"."""
 
     outcome: Outcome
     code: str = ""
