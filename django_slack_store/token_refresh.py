@@ -55,6 +55,11 @@ _LABELS = {
 }
 
 
+# Codes of a failed refresh that no call to Slack gave: the row's token unreadable, a bug (refresh_row), the
+# wait for another process's refresh (RefreshFailed).
+NOT_FROM_SLACK = frozenset({"undecryptable", "unexpected_error", "lock_timeout"})
+
+
 @dataclass(frozen=True)
 class Refreshed:
     """What became of one token's refresh; `code` is RefreshFailed's, or "undecryptable" or
@@ -62,6 +67,11 @@ class Refreshed:
 
     outcome: Outcome
     code: str = ""
+
+    @property
+    def failed_at_slack(self) -> bool:
+        """Whether a call to Slack failed, rather than something here (NOT_FROM_SLACK)."""
+        return self.outcome is Outcome.FAILED and self.code not in NOT_FROM_SLACK
 
     def describe(self) -> str:
         return f"{self.outcome.label}: {self.code}" if self.code else str(self.outcome.label)

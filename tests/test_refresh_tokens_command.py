@@ -6,6 +6,7 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
+from django_slack_store import token_refresh
 from django_slack_store.models import SlackBot, SlackInstallation
 from django_slack_store.stores import DjangoInstallationStore
 from tests.support.admin import assert_no_tokens
@@ -217,3 +218,20 @@ def test_a_bad_within_is_refused_by_name(secrets, value):
     with pytest.raises(CommandError, match="--within"):
         call_command("slack_store_refresh_tokens", within=value, stdout=io.StringIO())
     assert secrets.calls == []
+
+
+@pytest.mark.parametrize(
+    "refreshed, at_slack",
+    [
+        (token_refresh.Refreshed(token_refresh.Outcome.FAILED, "invalid_refresh_token"), True),
+        (token_refresh.Refreshed(token_refresh.Outcome.FAILED, "network"), True),
+        (token_refresh.Refreshed(token_refresh.Outcome.FAILED, "lock_timeout"), False),
+        (token_refresh.Refreshed(token_refresh.Outcome.FAILED, "undecryptable"), False),
+        (token_refresh.Refreshed(token_refresh.Outcome.FAILED, "unexpected_error"), False),
+        (token_refresh.Refreshed(token_refresh.Outcome.REFRESHED), False),
+        (token_refresh.Refreshed(token_refresh.Outcome.NO_SECRET), False),
+    ],
+)
+def test_a_failure_is_slack_s_unless_it_happened_here(refreshed, at_slack):
+    # The admin's actions tell the operator where calls to Slack go only after one of them failed.
+    assert refreshed.failed_at_slack is at_slack

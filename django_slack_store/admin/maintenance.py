@@ -44,10 +44,6 @@ else:
 
 _Model = TypeVar("_Model", bound="SlackInstallation | SlackBot")
 
-# Codes of a failed refresh that no call to Slack gave: the row's token unreadable, the wait for another
-# process's refresh, a bug (RefreshFailed, token_refresh.Refreshed). Any other came from Slack's address.
-LOCAL_FAILURES = frozenset({"undecryptable", "lock_timeout", "unexpected_error"})
-
 # The level each outcome of a check is reported at.
 CHECK_LEVELS = {
     CheckOutcome.OK: messages.SUCCESS,
@@ -170,7 +166,7 @@ class MaintenanceAdmin(_ModelAdmin[_Model], Generic[_Model]):
             message = gettext("%(name)s: the refresh of its %(token)s failed (%(code)s); nothing changed.")
             values["code"], level = result.code, messages.ERROR
         self.message_user(request, message % values, level)
-        return result.outcome is RefreshOutcome.FAILED and result.code not in LOCAL_FAILURES
+        return result.failed_at_slack
 
     # -- Check at Slack -----------------------------------------------------------------------------------
 

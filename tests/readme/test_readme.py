@@ -14,22 +14,16 @@ DEBUG = False (so static files can only come from collectstatic and WhiteNoise) 
 
 import ast
 import importlib.metadata
-import os
 import re
 import shlex
-import signal
-import subprocess
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import django
 import pytest
-from slack_sdk.signature import SignatureVerifier
 
 import django_slack_store
-from tests.support.example_server import REPO, clean_environment, request, run
+from tests.support.example_server import DAPHNE_LISTENING, REPO, Server, clean_environment, run
 
 pytestmark = pytest.mark.readme
 
@@ -41,7 +35,7 @@ VARIANTS = ["asgi", "wsgi"]
 SIGNING_SECRET = "readme-test-signing-secret"
 # How each server is told to listen on a port the OS picks, and how it then says which.
 SERVERS = {
-    "daphne": (["-b", "127.0.0.1", "-p", "0"], r"Listening on TCP address 127\.0\.0\.1:(\d+)"),
+    "daphne": (["-b", "127.0.0.1", "-p", "0"], DAPHNE_LISTENING),
     "gunicorn": (["--bind", "127.0.0.1:0"], r"Listening at: http://127\.0\.0\.1:(\d+)"),
 }
 
@@ -108,48 +102,6 @@ def installed_by(pip_line):
     return {distribution(Path(arg).name) for arg in args[2:] if not arg.startswith("-")}
 
 
-@contextmanager
-def serving(args, *, cwd, env, log_path, listening):
-    """`args` running in a session of its own until the block ends, however it ends; yields its port."""
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            args,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its process group: gunicorn's workers are stopped with it
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not (found := re.search(listening, log_path.read_text(errors="replace"))):
-            assert process.poll() is None, f"{args} exited {process.returncode}:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"{args} did not listen in 60 s:\n{log_path.read_text()}"
-            time.sleep(0.05)
-        yield int(found.group(1))
-    finally:
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-                process.wait(timeout=wait)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-
-
-def post_event(port, body, *, secret):
-    timestamp = str(int(time.time()))
-    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp}
-    if secret is not None:
-        headers["X-Slack-Signature"] = SignatureVerifier(secret).generate_signature(
-            timestamp=timestamp, body=body
-        )
-    return request(port, "POST", "/slack/events", body=body.encode(), headers=headers)
-
-
 def test_the_readme_marks_every_snippet_of_its_project_section():
     """A snippet left unmarked, or marked wrong, would silently drop out of the test below."""
     for variants, action, path, _ in all_snippets():
@@ -214,16 +166,15 @@ def test_a_new_project_built_from_the_readme_serves_slack_and_the_admin(variant,
     bind, listening = SERVERS[program]
     # HOME: gunicorn 27 puts its control socket in ~/.gunicorn/, which concurrent runs would share.
     server_env = clean_environment(SLACK_SIGNING_SECRET=SIGNING_SECRET, HOME=str(tmp_path))
-    log_path = tmp_path / f"{program}.log"
-    with serving(
+    with Server(
         [sys.executable, "-m", program, *bind, *arguments],
         cwd=project,
         env=server_env,
-        log_path=log_path,
+        log_path=tmp_path / f"{program}.log",
         listening=listening,
-    ) as port:
+    ) as server:
         # The admin's styling: Django's stylesheet and the store's, collected and served by WhiteNoise.
-        login = request(port, "GET", "/admin/login/")
+        login = server.get("/admin/login/")
         assert login.status == 200, login
         assert 'href="/static/admin/css/base.css"' in login.body
         stylesheets = {
@@ -233,13 +184,13 @@ def test_a_new_project_built_from_the_readme_serves_slack_and_the_admin(variant,
             / "static/django_slack_store/admin.css",
         }
         for url, source in stylesheets.items():
-            response = request(port, "GET", url)
+            response = server.get(url)
             assert response.status == 200, (url, response.status)
             assert response.headers.get_content_type() == "text/css", (url, response.headers)
             assert response.body == source.read_text(), url
 
         # "Add to Slack": the OAuth state, stored by DjangoOAuthStateStore and set as a cookie.
-        install = request(port, "GET", "/slack/install")
+        install = server.get("/slack/install")
         assert install.status == 200, install
         cookies = install.headers.get_all("Set-Cookie") or []
         assert any(cookie.startswith("slack-app-oauth-state=") for cookie in cookies), cookies
@@ -249,13 +200,14 @@ def test_a_new_project_built_from_the_readme_serves_slack_and_the_admin(variant,
         assert states.strip().splitlines()[-1] == "1", states
 
         # Slack's signed POST: Bolt checks it against SLACK_SIGNING_SECRET from the environment.
-        challenge = '{"token": "t", "challenge": "readme-challenge", "type": "url_verification"}'
-        accepted = post_event(port, challenge, secret=SIGNING_SECRET)
+        body = '{"token": "t", "challenge": "readme-challenge", "type": "url_verification"}'
+        challenge = (body, "application/json")
+        accepted = server.post_from_slack(challenge, signing_secret=SIGNING_SECRET)
         assert accepted.status == 200, accepted
         assert "readme-challenge" in accepted.body
         for secret in ("fake-signing-secret", None):  # the placeholder is not the secret now; unsigned
-            refused = post_event(port, challenge, secret=secret)
+            refused = server.post_from_slack(challenge, signing_secret=secret)
             assert refused.status == 401, (secret, refused)
             assert "readme-challenge" not in refused.body
 
-    assert "Traceback" not in log_path.read_text(), log_path.read_text()
+    assert "Traceback" not in server.output(), server.output()

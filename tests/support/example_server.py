@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ BOT_SCOPES = "app_mentions:read,chat:write"
 USER_SCOPES = "search:read"
 # Port 0: daphne binds a free port and logs which, so no other process can take it in between.
 DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "0", "example_project.asgi:application"]
+DAPHNE_LISTENING = r"Listening on TCP address 127\.0\.0\.1:(\d+)"
 
 # Environment variables that must not leak from the test run into the example's processes: our own
 # settings' inputs, and proxies (the fake Slack is on 127.0.0.1; slack_sdk ignores NO_PROXY).
@@ -94,46 +96,65 @@ print(json.dumps({{
 """
 
 
-class ExampleServer:
-    """`python -m daphne ... example_project.asgi:application` on a port the OS picked, until `stop()`."""
+class Server:
+    """`args` (a server) in a process group of its own, its output in `log_path`, until `stop()` or the end
+    of a `with` block. `port` is the one it reported (`listening`: a regex whose group 1 is the port), as it
+    is told to bind port 0, so that no other process can take the port in between."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str],
+        log_path: Path,
+        cwd: Path = REPO,
+        listening: str = DAPHNE_LISTENING,
+    ):
         self.env = env
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, *DAPHNE],
-                cwd=REPO,
+                args,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its process group: workers (gunicorn's) are stopped with it
             )
         try:
-            self.port = self._wait_until_listening(timeout=60)
+            self.port = self._wait_until_listening(args, listening, timeout=60)
         except BaseException:
             self.stop()
             raise
 
-    def _wait_until_listening(self, timeout: float) -> int:
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _wait_until_listening(self, args: list[str], listening: str, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = re.search(r"Listening on TCP address 127\.0\.0\.1:(\d+)", self.output())
+            found = re.search(listening, self.output())
             if found:
                 return int(found.group(1))
             if self.process.poll() is not None:
-                raise AssertionError(f"daphne exited {self.process.returncode}:\n{self.output()}")
+                raise AssertionError(f"{args} exited {self.process.returncode}:\n{self.output()}")
             time.sleep(0.05)
-        raise AssertionError(f"daphne did not listen within {timeout} s:\n{self.output()}")
+        raise AssertionError(f"{args} did not listen within {timeout} s:\n{self.output()}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
             try:
-                self.process.wait(timeout=10)
+                os.killpg(self.process.pid, sig)
+                self.process.wait(timeout=wait)
+                return
+            except ProcessLookupError:  # the group is gone already
+                return
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+                continue
 
     def output(self) -> str:
         """Everything the server printed so far (its log, with the example's own logger)."""
@@ -147,17 +168,24 @@ class ExampleServer:
     def get(self, path: str, *, cookie: str | None = None) -> Response:
         return self.request("GET", path, headers={"Cookie": cookie} if cookie else {})
 
-    def post_from_slack(self, request: tuple[str, str], *, signing_secret: str) -> Response:
-        """POST /slack/events as Slack does: `request` is (body, content type), signed a moment ago."""
+    def post_from_slack(self, request: tuple[str, str], *, signing_secret: str | None) -> Response:
+        """POST /slack/events as Slack does: `request` is (body, content type), signed a moment ago (unsigned
+        with `signing_secret=None`)."""
         body, content_type = request
         timestamp = str(int(time.time()))
-        signature = SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
-        headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-        }
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp}
+        if signing_secret is not None:
+            verifier = SignatureVerifier(signing_secret)
+            headers["X-Slack-Signature"] = verifier.generate_signature(timestamp=timestamp, body=body)
         return self.request("POST", "/slack/events", body=body.encode("utf-8"), headers=headers)
+
+
+class ExampleServer(Server):
+    """`python -m daphne ... example_project.asgi:application` (the example project), with a look at its
+    database."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        super().__init__([sys.executable, *DAPHNE], env=env, log_path=log_path)
 
     # -- the database, as the example project sees it ------------------------------------------------------
 
